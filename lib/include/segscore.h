@@ -1,0 +1,349 @@
+/* segscore.h - public API of the segscore scoring library.
+ *
+ * The library decodes NIfTI volumes from memory, runs overlap, surface,
+ * loss and lesion kernels under a plan, and fills a plain C report.  It
+ * knows nothing of HTTP or JSON text.  Definitions of every number are in
+ * docs/metrics.md and docs/losses.md; conventions in ../shared/DESIGN.md.
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SEGSCORE_H
+#define SEGSCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SS_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define SS_NODISCARD __attribute__((warn_unused_result))
+#else
+#define SS_NODISCARD
+#endif
+
+/*---- Status codes ------------------------------------------------------*/
+
+/* One list makes the enum, the names (stable problem-type slugs) and the
+ * messages.  The service maps each code to an HTTP status in one table. */
+#define SS_STATUS_MAP(X)                                                     \
+  X(OK, "ok", "success")                                                     \
+  X(ENOMEM, "out-of-memory", "out of memory")                                \
+  X(EINVAL, "invalid-argument", "invalid argument")                          \
+  X(ENIFTI, "invalid-nifti", "not a readable NIfTI-1/2 volume")              \
+  X(ETRUNC, "truncated-nifti", "NIfTI data is truncated")                    \
+  X(EGZIP, "invalid-gzip", "corrupt or truncated gzip stream")               \
+  X(ETOOBIG, "too-large", "volume exceeds a configured limit")               \
+  X(EDTYPE, "unsupported-datatype", "unsupported NIfTI datatype")            \
+  X(ELABELS, "invalid-labels", "not a valid label map")                      \
+  X(EPROB, "invalid-probabilities", "not a valid probability map")           \
+  X(ESHAPE, "shape-mismatch", "prediction and reference grids differ")       \
+  X(EGEOMETRY, "geometry-mismatch",                                          \
+    "prediction and reference affines differ")                               \
+  X(EOPTION, "unknown-option", "unknown option")                             \
+  X(ETYPE, "invalid-option-type", "option has the wrong type")               \
+  X(ERANGE, "option-out-of-range", "option value out of range")              \
+  X(ECLASSES, "too-many-classes", "too many classes")                        \
+  X(EINTERNAL, "internal-error", "internal error")
+
+typedef enum {
+#define X(name, slug, msg) SS_##name,
+  SS_STATUS_MAP(X)
+#undef X
+  SS_STATUS_COUNT
+} ss_status; /* SS_OK == 0 */
+
+/* An error: the code, a detail a user can act on (never patient data:
+ * no file names, no NIfTI description fields, no voxel values beyond
+ * positions), and for option errors the offending field path. */
+typedef struct {
+  ss_status code;
+  char detail[256];
+  char field[96];
+} ss_error;
+
+/* Message for a status; never NULL. */
+const char *ss_strerror(ss_status s);
+/* Stable slug for a status ("shape-mismatch"); never NULL. */
+const char *ss_status_name(ss_status s);
+
+/*---- Limits ------------------------------------------------------------*/
+
+/* Bounds applied while decoding untrusted bytes.  Zero fields take the
+ * defaults below.  Every size is checked before anything is allocated. */
+typedef struct {
+  uint64_t max_voxels;     /* spatial voxels x channels */
+  uint64_t max_bytes;      /* decompressed NIfTI bytes */
+  int max_labels;          /* distinct label values in a label map */
+} ss_limits;
+
+#define SS_DEFAULT_MAX_VOXELS ((uint64_t)1 << 30)      /* 1 Gi voxels */
+#define SS_DEFAULT_MAX_BYTES ((uint64_t)4 << 30)       /* 4 GiB */
+#define SS_DEFAULT_MAX_LABELS 4096
+
+/*---- Volumes -----------------------------------------------------------*/
+
+typedef struct ss_volume ss_volume; /* opaque */
+
+/* Header facts of a decoded volume (segscore inspect). */
+typedef struct {
+  int nifti_version;          /* 1 or 2 */
+  int datatype;               /* NIfTI datatype code */
+  const char *datatype_name;  /* "uint8", "float32", ... */
+  bool swapped;               /* file was in the other byte order */
+  bool gzip;                  /* input was gzip-compressed */
+  int ndim;                   /* dim[0] from the header */
+  int64_t dim[7];             /* dim[1..7] */
+  int64_t nx, ny, nz;         /* spatial grid (ny, nz = 1 if absent) */
+  int64_t channels;           /* product of dims 4 and 5 (1 for 3-D) */
+  double spacing_mm[3];       /* |pixdim[1..3]| converted to mm */
+  double affine[4][4];        /* voxel -> world (mm) */
+  const char *affine_source;  /* "sform", "qform" or "pixdim" */
+  int intent_code;
+  double scl_slope, scl_inter; /* as in the header (0 slope = none) */
+  bool scaled;                /* scaling was applied to the data */
+  bool integral;              /* all values are integers: a label map */
+  double min, max;            /* over all voxels, after scaling */
+  int nlabels;                /* distinct values if integral, else 0 */
+  const int64_t *labels;      /* ascending; borrowed from the volume */
+} ss_volume_info;
+
+/* Decode a NIfTI-1 or NIfTI-2 volume (.nii, or .nii.gz when the bytes
+ * start with the gzip magic, multi-member streams included) from the
+ * memory buffer BUF of LEN bytes.  Either byte order; every integer and
+ * float datatype from int8/uint8 to int64/uint64, float32 and float64.
+ * Integral unscaled data become a label map; float data (or scaled
+ * integer data, scl_slope/scl_inter applied) are kept as float32 channel
+ * data.  LIM may be NULL for defaults.  On SS_OK *OUT owns a new volume
+ * (free with ss_volume_free); otherwise *OUT is NULL and ERR says why:
+ * SS_ENIFTI, SS_ETRUNC, SS_EGZIP, SS_ETOOBIG, SS_EDTYPE, SS_ENOMEM.
+ * Never prints anything; never keeps BUF. */
+SS_NODISCARD ss_status ss_volume_read_mem(const void *buf, size_t len,
+                                          const ss_limits *lim,
+                                          ss_volume **out, ss_error *err);
+
+/* Release a volume; NULL is allowed. */
+void ss_volume_free(ss_volume *v);
+
+/* Fill INFO with the header facts of V (pointers borrowed from V). */
+void ss_volume_info_get(const ss_volume *v, ss_volume_info *info);
+
+/* Build an in-memory volume from a label array (for tests and tools).
+ * LABELS has nx*ny*nz values in NIfTI order (x fastest); SPACING_MM may
+ * be NULL for 1 mm.  The affine is the diagonal of the spacing. */
+SS_NODISCARD ss_status ss_volume_from_labels(const int32_t *labels,
+                                             int64_t nx, int64_t ny,
+                                             int64_t nz,
+                                             const double *spacing_mm,
+                                             ss_volume **out, ss_error *err);
+
+/* Build a float volume with C channels (channel-major, x fastest). */
+SS_NODISCARD ss_status ss_volume_from_floats(const float *data, int64_t nx,
+                                             int64_t ny, int64_t nz,
+                                             int64_t channels,
+                                             const double *spacing_mm,
+                                             ss_volume **out, ss_error *err);
+
+/*---- Undefined values --------------------------------------------------*/
+
+/* Why a value is missing.  Reported as JSON null plus this reason. */
+#define SS_UNDEF_MAP(X)                                                      \
+  X(DEFINED, "defined")                                                      \
+  X(BOTH_EMPTY, "both_empty")                                                \
+  X(PRED_EMPTY, "pred_empty")                                                \
+  X(REF_EMPTY, "ref_empty")                                                  \
+  X(ZERO_DENOMINATOR, "zero_denominator")                                    \
+  X(NOT_FINITE, "not_finite")
+
+typedef enum {
+#define X(name, str) SS_##name,
+  SS_UNDEF_MAP(X)
+#undef X
+} ss_undef;
+
+/* A metric value, or why there is none.  value is 0 when undefined. */
+typedef struct {
+  double value;
+  ss_undef why;
+} ss_metric;
+
+const char *ss_undef_name(ss_undef why); /* "pred_empty"; never NULL */
+
+/*---- Plans (what to compute) -------------------------------------------*/
+
+typedef enum {
+  SS_KIND_AUTO = 0,
+  SS_KIND_LABELS,
+  SS_KIND_PROBABILITIES,
+  SS_KIND_LOGITS
+} ss_pred_kind;
+
+typedef enum { SS_SURFACE_SURFEL = 0, SS_SURFACE_VOXEL } ss_surface_mode;
+
+enum {
+  SS_METRIC_OVERLAP = 1u << 0,
+  SS_METRIC_BOUNDARY = 1u << 1,
+  SS_METRIC_TRADEOFFS = 1u << 2,
+  SS_METRIC_LESIONS = 1u << 3
+};
+
+#define SS_MAX_BETAS 8
+#define SS_MAX_PERCENTILES 8
+#define SS_MAX_TOLERANCES 8
+#define SS_MAX_REGIONS 64
+#define SS_MAX_REGION_LABELS 64
+#define SS_NAME_MAX 64
+
+/* A region: a union of labels scored as one binary mask. */
+typedef struct {
+  char name[SS_NAME_MAX];
+  int nlabels;
+  int64_t labels[SS_MAX_REGION_LABELS];
+} ss_region;
+
+/* What to compute and under which conventions.  Initialise with
+ * ss_plan_init (DESIGN.md defaults); the arrays are owned by the plan
+ * and released by ss_plan_clear. */
+typedef struct {
+  ss_pred_kind kind;
+  unsigned metrics;          /* SS_METRIC_* bits; 0 = defaults for kind */
+  bool metrics_set;          /* metrics was given explicitly */
+  int64_t *labels;           /* classes to score; NULL = auto */
+  int nlabels;
+  bool include_background;
+  ss_region *regions;
+  int nregions;
+  bool has_ignore;
+  int64_t ignore_label;
+  int nbetas;
+  double betas[SS_MAX_BETAS];           /* F-beta, default {0.5, 2} */
+  ss_surface_mode surface;
+  int npercentiles;
+  double percentiles[SS_MAX_PERCENTILES]; /* default {95} */
+  int ntolerances;
+  double nsd_tolerances_mm[SS_MAX_TOLERANCES]; /* default {1.0} */
+  double threshold;          /* single-channel binarisation, 0.5 */
+  bool has_both_empty_dice;
+  double both_empty_dice;    /* value for Dice/Jaccard when both empty */
+  bool has_worst_distance;
+  double worst_distance_mm;  /* substituted in summaries only */
+  bool check_geometry;       /* default true */
+  double geometry_tol_mm;    /* 1e-3 */
+  double smooth_nr, smooth_dr; /* 1e-5, 1e-5 */
+  int threads;               /* OpenMP team size; 0 = runtime default */
+} ss_plan;
+
+void ss_plan_init(ss_plan *plan);
+void ss_plan_clear(ss_plan *plan);
+
+/*---- Confusion counts and overlap metrics ------------------------------*/
+
+/* Exact voxel counts of one class.  Voxels whose reference value is the
+ * ignore label are excluded from all four. */
+typedef struct {
+  int64_t tp, fp, fn, tn;
+} ss_confusion;
+
+/* Overlap metrics from counts (docs/metrics.md).  Empty-mask rules of
+ * DESIGN.md section 3: Dice/Jaccard both empty -> BOTH_EMPTY (unless the
+ * plan gives both_empty_dice); precision with an empty prediction and
+ * recall with an empty reference -> undefined. */
+ss_metric ss_dice(const ss_confusion *c);
+ss_metric ss_jaccard(const ss_confusion *c);
+ss_metric ss_precision(const ss_confusion *c);
+ss_metric ss_recall(const ss_confusion *c);
+ss_metric ss_specificity(const ss_confusion *c);
+ss_metric ss_fbeta(const ss_confusion *c, double beta);
+ss_metric ss_voe(const ss_confusion *c);
+ss_metric ss_rvd(const ss_confusion *c);
+ss_metric ss_volume_similarity(const ss_confusion *c);
+
+/*---- Boundary metrics --------------------------------------------------*/
+
+/* Surface-distance metrics of one class, in mm (docs/metrics.md).
+ * "pred_to_ref": from each surface element of the prediction to the
+ * nearest surface element of the reference. */
+typedef struct {
+  ss_metric hd, hd_pred_to_ref, hd_ref_to_pred;
+  ss_metric hdp[SS_MAX_PERCENTILES];
+  ss_metric hdp_pred_to_ref[SS_MAX_PERCENTILES];
+  ss_metric hdp_ref_to_pred[SS_MAX_PERCENTILES];
+  ss_metric assd, masd, asd_pred_to_ref, asd_ref_to_pred;
+  ss_metric nsd[SS_MAX_TOLERANCES];
+} ss_boundary;
+
+/*---- Reports -----------------------------------------------------------*/
+
+typedef enum {
+  SS_CLASS_OK = 0,
+  SS_CLASS_PRED_EMPTY,
+  SS_CLASS_REF_EMPTY,
+  SS_CLASS_BOTH_EMPTY
+} ss_class_status;
+
+const char *ss_class_status_name(ss_class_status s); /* "ok", ... */
+
+typedef struct {
+  ss_metric dice, jaccard, precision, recall, specificity;
+  ss_metric fbeta[SS_MAX_BETAS];
+  ss_metric voe, rvd, volume_similarity;
+} ss_overlap;
+
+/* Report of one scored class (a label, or a region). */
+typedef struct {
+  int64_t label;              /* label value; -1 for a region */
+  char name[SS_NAME_MAX];     /* region name, or the label as text */
+  bool is_region;
+  ss_class_status status;
+  ss_confusion counts;
+  int64_t pred_voxels, ref_voxels;
+  double pred_volume_mm3, ref_volume_mm3;
+  ss_overlap overlap;
+  bool has_boundary;
+  ss_boundary boundary;
+} ss_class_report;
+
+/* Mean of one metric over the scored classes, nulls skipped but counted. */
+typedef struct {
+  ss_metric mean;
+  int n_valid, n_undefined;
+} ss_summary_value;
+
+typedef struct {
+  int64_t shape[3];
+  double spacing_mm[3];
+  ss_pred_kind kind;          /* resolved kind */
+  int64_t channels;
+  int nifti_version[2];       /* prediction, reference */
+} ss_input_info;
+
+typedef struct {
+  double decode_ms, overlap_ms, boundary_ms, losses_ms, total_ms;
+} ss_timing;
+
+typedef struct {
+  ss_input_info input;
+  unsigned metrics;           /* resolved SS_METRIC_* bits */
+  int nclasses;
+  ss_class_report *classes;
+  ss_timing timing;
+} ss_report;
+
+/* Score PRED against REF under PLAN (NULL for defaults) and return a new
+ * report in *OUT (free with ss_report_free).  Checks shapes (SS_ESHAPE)
+ * and, unless plan->check_geometry is false, affines (SS_EGEOMETRY).
+ * Uses at most plan->threads OpenMP threads; results are identical for
+ * any thread count. */
+SS_NODISCARD ss_status ss_score(const ss_volume *pred, const ss_volume *ref,
+                                const ss_plan *plan, ss_report **out,
+                                ss_error *err);
+
+void ss_report_free(ss_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SEGSCORE_H */
