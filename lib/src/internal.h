@@ -74,4 +74,37 @@ double ss__now_ms(void);
 /* OpenMP team size for a plan (>= 1). */
 int ss__threads(const ss_plan *plan);
 
+/*---- Kernels shared between topics (one implementation each) ----------*/
+
+/* Exact squared Euclidean distance transform with anisotropic spacing
+ * (edt.c).  For every voxel of the nx*ny*nz grid (x fastest), OUT gets
+ * the squared distance in mm^2 to the nearest voxel whose FEATURE byte is
+ * non-zero, or HUGE_VAL when there is none.  SP is the spacing in mm.
+ * Separable and linear time; parallel over lines with THREADS threads;
+ * identical results for any thread count. */
+SS_NODISCARD ss_status ss__edt_sq(const uint8_t *feature, int64_t nx,
+                                  int64_t ny, int64_t nz, const double sp[3],
+                                  double *out, int threads, ss_error *err);
+
+/* One class's boundary metrics (boundary.c): crops to the union bounding
+ * box of PRED and REF plus a margin, extracts surfaces per plan->surface,
+ * and fills OUT (percentiles, tolerances from the plan).  IGNORE, when
+ * not NULL, marks reference voxels whose value is the ignore label. */
+SS_NODISCARD ss_status ss__boundary_class(const ss__grid *g,
+                                          const ss__mask *pred,
+                                          const ss__mask *ref,
+                                          const ss__mask *ignore,
+                                          const ss_plan *plan,
+                                          ss_boundary *out, ss_error *err);
+
+/* Connected components of MASK (non-zero bytes) with connectivity 6, 18
+ * or 26 (components.c).  LABELS_OUT (nvox int32) gets 0 for background
+ * and 1..*NCOMP for components, numbered in raster order of their first
+ * voxel, so the result does not depend on the thread count. */
+SS_NODISCARD ss_status ss__components(const uint8_t *mask, int64_t nx,
+                                      int64_t ny, int64_t nz,
+                                      int connectivity, int32_t *labels_out,
+                                      int32_t *ncomp, int threads,
+                                      ss_error *err);
+
 #endif /* SS_INTERNAL_H */
