@@ -50,7 +50,8 @@ svc_log_request(const svc_conn *c, double duration_ms)
   timestamp(ts, sizeof ts);
   json_t *line = json_pack(
       "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:I}", "ts", ts,
-      "level", c->status >= 500 ? "error" : "info", "msg", "request",
+      "level",
+      c->status == 503 ? "warn" : c->status >= 500 ? "error" : "info", "msg", "request",
       "request_id", c->request_id, "method", c->method, "route",
       c->route ? c->route->name : "other", "status", c->status, "bytes_in",
       (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out,
