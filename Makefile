@@ -53,12 +53,15 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# rm first: "ar rcs" keeps members whose source file is gone.
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(SVC_A): $(SVC_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(CLI): $(BUILD)/service/segscore.o $(SVC_A) $(LIB_A)

@@ -146,8 +146,9 @@ void h_score_run(svc_conn *c);
 /*---- Replies (svc_http.c) ----------------------------------------------*/
 
 /* The problem-type URI prefix: every problem's "type" is this plus the
- * slug ("https://segscore.dev/problems/busy"). */
-#define SVC_PROBLEM_BASE "https://segscore.dev/problems/"
+ * slug ("/problems/busy"), a relative URI reference
+ * as reply.c writes it for the library statuses. */
+#define SVC_PROBLEM_BASE "/problems/"
 
 /* RFC 9457 object for a service-level problem (slug from svc_http.c's
  * table).  Returns a new reference or NULL on out of memory. */

@@ -81,7 +81,7 @@ req() {
 }
 
 hdr() { grep -i "^$2:" "$OUT/$1.hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
-is_type() { local ty; ty=$($JC get "$OUT/$1.body" type); [ "$2" = "*" ] && [ "${ty#https://segscore.dev/problems/}" != "$ty" ] || [ "$ty" = "https://segscore.dev/problems/$2" ]; }
+is_type() { local ty; ty=$($JC get "$OUT/$1.body" type); [ "$2" = "*" ] && [ "${ty#/problems/}" != "$ty" ] || [ "$ty" = "/problems/$2" ]; }
 status_is() { [ "$1" = "$2" ] || { [ "$2" = 4xx ] && [ "${1:0:1}" = 4 ]; }; }
 alive() { [ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$B/healthz")" = 200 ]; }
 
