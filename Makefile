@@ -3,6 +3,9 @@
 #   make test       dependencies, build, unit + CLI + service tests, ASan/UBSan
 #   make bench      benchmarks on generated realistic volumes
 #   make run        build and run (see README)
+#   make fuzz       libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each
+#   make soak       the load/overload/shutdown tests with the long soak
+#   make lint       cppcheck and clang-tidy on lib/ and service/
 
 CC      ?= gcc
 BUILD   ?= build
@@ -12,9 +15,10 @@ PKGS    := jansson libdeflate zlib
 HAVE_MHD := $(shell pkg-config --exists libmicrohttpd && echo 1)
 
 CPPFLAGS += -D_GNU_SOURCE -Ilib/include -I/usr/include/nifti -MMD -MP
-CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Wpedantic -Wshadow -fopenmp \
+OMP     ?= -fopenmp
+CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Wpedantic -Wshadow $(OMP) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
-LDFLAGS += -fopenmp $(SAN)
+LDFLAGS += $(OMP) $(SAN)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnifti2 -lznz -lz -lm -lpthread
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -104,8 +108,36 @@ bench: deps all $(TOOL_BIN)
 run: deps all
 	@scripts/run
 
+# Fuzzing (fuzz/README.md): the library and service objects rebuilt with
+# clang, ASan+UBSan and libFuzzer's coverage into build-fuzz/, without
+# OpenMP (deterministic, fast), linked with one fuzz/fuzz_<target>.c each.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+            -fno-omit-frame-pointer
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+.PHONY: fuzz fuzz-build soak
+fuzz-build:
+	@$(MAKE) -s fuzz-bin BUILD=$(FUZZ_BUILD) CC=clang OMP=-Wno-unused OPT=-O1 \
+	  SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link"
+fuzz-bin: $(FUZZ_BIN)
+$(BUILD)/fuzz/%.o: CPPFLAGS += -Iservice
+.PRECIOUS: $(BUILD)/fuzz/%.o
+# The daemon's files as an archive, so a target may stand in for some of
+# them (the worker pool: jobs run inline, no threads).
+$(BUILD)/libsvcd.a: $(DAEMON_OBJ) $(OPENAPI_O)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/libsvcd.a $(SVC_A) $(LIB_A)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -rdynamic -o $@ $^ $(MHD_LIBS) $(LDLIBS)
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run $(FUZZ_TARGETS)
+soak: deps all
+	@SOAK_SECONDS=$${SOAK_SECONDS:-120} bash tests/groups/load.sh
+
 clean:
-	rm -rf $(BUILD) build-asan segscore segscored
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) segscore segscored
 
 -include $(LIB_OBJ:.o=.d) $(SVC_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) \
-         $(CHECK_BIN:=.d) $(TOOL_BIN:=.d)
+         $(CHECK_BIN:=.d) $(TOOL_BIN:=.d) $(FUZZ_BIN:=.d)

@@ -60,7 +60,8 @@ header_bytes(const unsigned char *buf, size_t len, unsigned char *hdr,
 {
   if (len < 2 || buf[0] != 0x1f || buf[1] != 0x8b) {
     size_t n = len < cap ? len : cap;
-    memcpy(hdr, buf, n);
+    if (n > 0) /* an empty part has no buffer at all */
+      memcpy(hdr, buf, n);
     return n;
   }
   z_stream zs = { 0 };
