@@ -26,13 +26,15 @@ svc_admit_slot(svc_conn *c)
 }
 
 /* A lone request is always let in: the upload and voxel limits bound it;
- * the budget bounds how many large requests run side by side. */
+ * the budget bounds how many large requests run side by side.  "Lone"
+ * counts only other requests' reservations: its own upload reservation
+ * must not make a request that fits the limits wait for itself. */
 bool
 svc_admit_memory(svc_conn *c, uint64_t bytes)
 {
   uint64_t cur = atomic_load(&svc.mem_reserved);
   do {
-    if (cur > 0 && cur + bytes > svc.cfg.max_memory_bytes)
+    if (cur > c->mem_reserved && cur + bytes > svc.cfg.max_memory_bytes)
       return false;
   } while (!atomic_compare_exchange_weak(&svc.mem_reserved, &cur,
                                          cur + bytes));
@@ -138,6 +140,11 @@ svc_estimate_job_bytes(const svc_conn *c)
     v[nv++] = &c->refs[i];
   for (int i = 0; i < nv; i++) {
     uint64_t nvox = svc_nifti_peek_voxels(v[i]->data, v[i]->len, &raw);
+    /* Over a limit: the decoder refuses it (413) before allocating, so
+     * it costs nothing; counting it would answer "busy, retry" to a
+     * request that can never succeed. */
+    if (nvox > svc.cfg.max_voxels || raw > svc.cfg.max_decompressed_bytes)
+      continue;
     total += raw + 4 * nvox;
     most = nvox > most ? nvox : most;
   }
