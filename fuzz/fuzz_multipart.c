@@ -197,6 +197,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fake.queued ? MHD_REQUEST_TERMINATED_COMPLETED_OK
                             : MHD_REQUEST_TERMINATED_WITH_ERROR);
   if (cls != NULL || atomic_load(&svc.admitted) != 0 ||
+      atomic_load(&svc.uploading) != 0 ||
       atomic_load(&svc.mem_reserved) != 0)
     abort(); /* admission slots and memory always come back */
   return 0;

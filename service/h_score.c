@@ -25,6 +25,12 @@ h_score(svc_conn *c)
 {
   if (atomic_load(&c->job) == SVC_JOB_DONE)
     return reply_result(c);
+  if (!c->admitted && !svc_admit_slot(c)) {
+    svc_metrics_rejected("queue_full");
+    return svc_reply_problem(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                             "all %d job slots are taken; retry later",
+                             svc_capacity());
+  }
   if (!svc_admit_memory(c, svc_estimate_job_bytes(c))) {
     svc_metrics_rejected("memory");
     return svc_reply_problem(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",

@@ -25,6 +25,23 @@ svc_admit_slot(svc_conn *c)
   return true;
 }
 
+/* Job slots are taken when the body is in (h_score), not at the headers:
+ * a slow upload holds memory and a connection, never a slot, so slow
+ * clients cannot starve the others.  The headers are only turned away
+ * while every slot is already taken. */
+bool
+svc_admit_saturated(void)
+{
+  return atomic_load(&svc.admitted) >= svc_capacity();
+}
+
+void
+svc_admit_upload(svc_conn *c)
+{
+  atomic_fetch_add(&svc.uploading, 1);
+  c->uploading = true;
+}
+
 /* A lone request is always let in: the upload and voxel limits bound it;
  * the budget bounds how many large requests run side by side.  "Lone"
  * counts only other requests' reservations: its own upload reservation
@@ -48,6 +65,10 @@ svc_admit_release(svc_conn *c)
   if (c->admitted) {
     atomic_fetch_sub(&svc.admitted, 1);
     c->admitted = false;
+  }
+  if (c->uploading) {
+    atomic_fetch_sub(&svc.uploading, 1);
+    c->uploading = false;
   }
   if (c->mem_reserved > 0) {
     atomic_fetch_sub(&svc.mem_reserved, c->mem_reserved);
