@@ -509,6 +509,8 @@ main(int argc, char **argv)
     if (cert == NULL || key == NULL) {
       svc_log("error", "--tls-cert and --tls-key must both be readable",
               NULL);
+      free(cert);
+      free(key);
       return 2;
     }
   }
@@ -527,6 +529,8 @@ main(int argc, char **argv)
 
   if (svc_pool_start(svc.cfg.workers) != 0) {
     svc_log("error", "cannot start worker threads", NULL);
+    free(cert);
+    free(key);
     return 1;
   }
   svc.mhd = start_mhd(cert, key);
@@ -534,6 +538,8 @@ main(int argc, char **argv)
     svc_log("error", "cannot listen",
             "{\"listen\":\"%s\"}", svc.cfg.listen);
     svc_pool_stop();
+    free(cert);
+    free(key);
     return 1;
   }
   const union MHD_DaemonInfo *bound =
