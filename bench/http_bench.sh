@@ -44,27 +44,35 @@ WORKERS=$(grep -o '"workers":[0-9]*' "$LOG" | grep -o '[0-9]*$')
 
 rss_mb() { awk -v k="$1:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$DPID/status"; }
 
-# Median wall time (ms) of N CLI runs on a pair, OMP team = one job's.
+# N CLI runs on a pair, OMP team = one job's: prints the median wall
+# time and the median of the report's own timing_ms.total (the work
+# without process start-up and file reads), both in ms.
 cli_ms() {
-  local n=$1 p=$2 r=$3 i t0 t1
+  local n=$1 p=$2 r=$3 i t0 t1 work
   for i in $(seq "$n"); do
     t0=$(date +%s%N)
-    OMP_NUM_THREADS=$TPJ "$BUILD/segscore" score "$p" "$r" >/dev/null 2>&1 || { echo "nan"; return; }
+    OMP_NUM_THREADS=$TPJ "$BUILD/segscore" score "$p" "$r" --threads "$TPJ" \
+      >"$OUT/cli_report.json" 2>/dev/null || { echo "nan nan"; return; }
     t1=$(date +%s%N)
-    echo $(( (t1 - t0) / 1000 ))
-  done | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'
+    work=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["timing_ms"]["total"])' \
+      "$OUT/cli_report.json")
+    echo "$(( (t1 - t0) / 1000 )) $work"
+  done | $PY -c 'import sys, statistics as st
+rows = [l.split() for l in sys.stdin if l.strip()]
+print("%.1f %.1f" % (st.median(float(r[0]) for r in rows) / 1000,
+                     st.median(float(r[1]) for r in rows)))'
 }
 
 {
   echo "segscored HTTP benchmark  $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores," \
        "workers=$WORKERS threads_per_job=$TPJ, $DUR s per run"
-  printf '%-12s %7s %9s %9s %9s %7s %9s %8s\n' pair clients req/s p50_ms p99_ms errors cli_ms rss_mb
+  printf '%-12s %7s %9s %9s %9s %7s %9s %9s %8s\n' pair clients req/s p50_ms p99_ms errors cli_wall cli_work rss_mb
   for size in $SIZES; do
     p=$DATA/pred_$size.nii.gz
     r=$DATA/ref_$size.nii.gz
     runs=5
     [ "$size" = 512 ] && runs=3
-    cli=$(cli_ms "$runs" "$p" "$r")
+    read -r cli_wall cli_work <<<"$(cli_ms "$runs" "$p" "$r")"
     curl -s --max-time 300 -o /dev/null -F "prediction=@$p" -F "reference=@$r" "$URL" # warm-up
     for c in $CLIENTS; do
       t=$(( c < 2 ? c : 2 ))
@@ -74,10 +82,10 @@ cli_ms() {
       errs=$(( $(get errors) + $(get non2xx) ))
       name=$size^3
       [ "$size" = 512 ] && name=512x512x200
-      printf '%-12s %7s %9s %9s %9s %7s %9s %8s\n' "$name" "$c" "$(get rps)" "$(get p50_ms)" \
-        "$(get p99_ms)" "$errs" "$cli" "$(rss_mb VmRSS)"
-      [ "$c" = 1 ] && awk -v h="$(get p50_ms)" -v c="$cli" \
-        'BEGIN { if (c > 0) printf "  %s: HTTP p50 at 1 client is %+.1f%% of the CLI time\n", "'"$name"'", 100 * (h - c) / c }' >&2
+      printf '%-12s %7s %9s %9s %9s %7s %9s %9s %8s\n' "$name" "$c" "$(get rps)" "$(get p50_ms)" \
+        "$(get p99_ms)" "$errs" "$cli_wall" "$cli_work" "$(rss_mb VmRSS)"
+      [ "$c" = 1 ] && awk -v h="$(get p50_ms)" -v w="$cli_work" -v c="$cli_wall" -v n="$name" \
+        'BEGIN { if (w > 0) printf "  %s, 1 client: HTTP p50 %.1f ms vs CLI work %.1f ms (%+.1f%%), CLI wall %.1f ms\n", n, h, w, 100 * (h - w) / w, c }' >&2
     done
   done
   echo "daemon peak RSS (VmHWM): $(rss_mb VmHWM) MB"
