@@ -77,7 +77,8 @@ typedef struct svc_conn {
   bool aborted;                /* connection ended without a full reply */
   uint64_t bytes_in, bytes_out, voxels;
   bool admitted;               /* holds an admission slot */
-  uint64_t mem_reserved;       /* bytes held in svc.mem_reserved */
+  uint64_t mem_reserved;       /* upload bytes held in svc.mem_reserved */
+  uint64_t job_bytes;          /* estimated decode + working memory */
 
   /* A problem found while the body streams in; replied after the body. */
   int pend_status;
@@ -191,6 +192,10 @@ bool svc_admit_memory(svc_conn *c, uint64_t bytes);
 void svc_admit_release(svc_conn *c);
 /* Estimated bytes to decode and score the uploaded volumes. */
 uint64_t svc_estimate_job_bytes(const svc_conn *c);
+/* Whether a job of JOB_BYTES fits next to the running and queued ones
+ * (svc_pool.c calls it under its lock): uploads held by every admitted
+ * request, plus the working memory of the jobs that can run at once. */
+bool svc_admit_job(uint64_t job_bytes, uint64_t max_other, int njobs);
 /* Voxels x channels from a NIfTI-1/2 header (gzip or not); 0 unknown. */
 uint64_t svc_nifti_peek_voxels(const void *buf, size_t len,
                                uint64_t *raw_bytes);
@@ -198,7 +203,8 @@ uint64_t svc_nifti_peek_voxels(const void *buf, size_t len,
 /*---- Worker pool (svc_pool.c) ------------------------------------------*/
 
 int svc_pool_start(int workers);
-/* Queue a job whose connection is suspended; -1 when full. */
+/* Queue a job whose connection is suspended; -1 when the queue is full,
+ * -2 when the memory budget is. */
 int svc_pool_submit(svc_conn *c);
 void svc_pool_stop(void);                /* joins the workers */
 int svc_pool_queued(void);

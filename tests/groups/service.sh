@@ -251,7 +251,50 @@ else
   no "tiny daemon did not start"
 fi
 
-#---- 5. the ASan+UBSan daemon: a subset, then a clean exit ----------------
+#---- 4b. admission by memory: the second job's estimate does not fit ------
+if start_daemon mem "$BUILD/segscored" --workers 2 --max-memory-mb 1 --test-job-delay-ms 1500; then
+  req m-first -F "$P" -F "$R" "$B/v1/score" >"$OUT/m-first.code" &
+  cpid=$!
+  for i in $(seq 50); do
+    grep -q '^segscored_jobs_in_flight 1' <(curl -s --max-time 5 "$B/metrics") && break
+    sleep 0.05
+  done
+  expect_problem m-busy 503 busy -F "$P" -F "$R" "$B/v1/score"
+  wait $cpid
+  check "memory: the running job answers 200" test "$(cat "$OUT/m-first.code")" = 200
+  curl -s --max-time 5 "$B/metrics" >"$OUT/m-metrics.txt"
+  check "memory: rejection counted" grep -q 'segscored_rejected_total{reason="memory"} 1' "$OUT/m-metrics.txt"
+  code=$(req m-after -F "$P" -F "$R" "$B/v1/score")
+  check "memory: a lone job is admitted again (got $code)" test "$code" = 200
+  stop_daemon
+  check "memory daemon exits 0" test $? = 0
+else
+  no "memory daemon did not start"
+fi
+
+#---- 5. --healthcheck and TLS ---------------------------------------------
+if start_daemon hc "$BUILD/segscored"; then
+  check "--healthcheck on a live daemon: 0" "$BUILD/segscored" --healthcheck --listen "${B#http://}"
+  stop_daemon
+  check "--healthcheck on a dead port: 1" bash -c "! '$BUILD/segscored' --healthcheck --listen '${B#http://}'"
+fi
+if command -v openssl >/dev/null &&
+   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OUT/key.pem" -out "$OUT/cert.pem" \
+     -days 2 -subj /CN=localhost >/dev/null 2>&1; then
+  if start_daemon tls "$BUILD/segscored" --tls-cert "$OUT/cert.pem" --tls-key "$OUT/key.pem"; then
+    code=$(req t-score -k -F "$P" -F "$R" "https://${B#http://}/v1/score")
+    check "TLS: score over https 200 (got $code)" test "$code" = 200
+    check "TLS: same report" $JC same "$OUT/t-score.body" "$OUT/n-score.body"
+    stop_daemon
+    check "TLS daemon exits 0" test $? = 0
+  else
+    no "TLS daemon did not start"
+  fi
+else
+  echo "skip - openssl missing: no TLS test"
+fi
+
+#---- 6. the ASan+UBSan daemon: a subset, then a clean exit ----------------
 if [ -x "$ASAN_BUILD/segscored" ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
   if start_daemon asan "$ASAN_BUILD/segscored" --max-upload-mb 1 --test-job-delay-ms 300; then
