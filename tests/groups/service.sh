@@ -47,7 +47,8 @@ start_daemon() {
   DPID=$!
   local port= i
   for i in $(seq 100); do
-    port=$(grep -o '"msg":"listening"[^}]*"port":[0-9]*' "$LOG" 2>/dev/null | grep -o '[0-9]*$' | head -1)
+    # the whole line (its last field is "version"), never a partial one
+    port=$(grep '"msg":"listening".*"version"' "$LOG" 2>/dev/null | grep -o '"port":[0-9]*' | grep -o '[0-9]*$' | head -1)
     [ -n "$port" ] && break
     kill -0 "$DPID" 2>/dev/null || break
     sleep 0.1
