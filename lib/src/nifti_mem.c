@@ -416,7 +416,7 @@ ss_volume_read_mem(const void *buf, size_t len, const ss_limits *lim_in,
   uint8_t *block = NULL;
   const uint8_t *file = in;
   if (gz) {
-    block = malloc(total > 0 ? total : 1);
+    block = ss__big_alloc(total);
     if (block == NULL)
       return ss__fail(err, SS_ENOMEM, "cannot allocate %llu bytes for the "
                       "decompressed volume", (unsigned long long)total);
