@@ -53,8 +53,8 @@ sleep_ms(unsigned ms)
 void
 h_score_run(svc_conn *c)
 {
-  if (svc.cfg.deadline_s > 0 &&
-      svc_now_ms() - c->t0_ms > 1000.0 * svc.cfg.deadline_s) {
+  if (svc.cfg.deadline_s > 0
+      && svc_now_ms() - c->t0_ms > 1000.0 * svc.cfg.deadline_s) {
     c->result_status = MHD_HTTP_SERVICE_UNAVAILABLE;
     c->result = svc_problem_new(c->result_status, "deadline-exceeded",
                                 "the request waited in the queue past the "

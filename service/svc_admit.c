@@ -34,8 +34,7 @@ svc_admit_memory(svc_conn *c, uint64_t bytes)
   do {
     if (cur > 0 && cur + bytes > svc.cfg.max_memory_bytes)
       return false;
-  } while (!atomic_compare_exchange_weak(&svc.mem_reserved, &cur,
-                                         cur + bytes));
+  } while (!atomic_compare_exchange_weak(&svc.mem_reserved, &cur, cur + bytes));
   c->mem_reserved += bytes;
   return true;
 }
@@ -63,11 +62,10 @@ svc_admit_job(uint64_t job_bytes, uint64_t max_other, int njobs)
   if (njobs == 0)
     return true;
   uint64_t biggest = job_bytes > max_other ? job_bytes : max_other;
-  uint64_t concurrent = (uint64_t)(njobs + 1 < svc.cfg.workers
-                                       ? njobs + 1
-                                       : svc.cfg.workers);
-  return atomic_load(&svc.mem_reserved) + concurrent * biggest <=
-         svc.cfg.max_memory_bytes;
+  uint64_t concurrent
+      = (uint64_t)(njobs + 1 < svc.cfg.workers ? njobs + 1 : svc.cfg.workers);
+  return atomic_load(&svc.mem_reserved) + concurrent * biggest
+         <= svc.cfg.max_memory_bytes;
 }
 
 /* First HDR bytes of a volume, inflated if gzip; returns the count. */
@@ -125,7 +123,8 @@ svc_nifti_peek_voxels(const void *buf, size_t len, uint64_t *raw_bytes)
   v2 = sz == 540;
   if (v2 && n < 540)
     return 0;
-  int64_t dim0 = v2 ? (int64_t)rd(h + 16, 8, swap) : (int16_t)rd(h + 40, 2, swap);
+  int64_t dim0
+      = v2 ? (int64_t)rd(h + 16, 8, swap) : (int16_t)rd(h + 40, 2, swap);
   int bitpix = (int16_t)rd(h + (v2 ? 14 : 72), 2, swap);
   if (dim0 < 1 || dim0 > 7 || bitpix <= 0)
     return 0;

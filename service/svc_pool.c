@@ -56,7 +56,8 @@ svc_pool_start(int workers)
     return -1;
   for (nworkers = 0; nworkers < workers; nworkers++)
     if (pthread_create(&threads[nworkers], NULL, worker,
-                       (void *)(intptr_t)nworkers) != 0)
+                       (void *)(intptr_t)nworkers)
+        != 0)
       return -1;
   return 0;
 }
