@@ -295,6 +295,55 @@ else
   echo "skip - openssl missing: no TLS test"
 fi
 
+#---- 5b. slow, stalled and vanishing clients; the deadline ---------------
+admitted_is() { grep -q "^segscored_admitted_requests $1\$" <(curl -s --max-time 5 "$B/metrics"); }
+wait_admitted() { # wait_admitted N: at most 10 s
+  local i
+  for i in $(seq 100); do admitted_is "$1" && return 0; sleep 0.1; done
+  return 1
+}
+if start_daemon slow "$BUILD/segscored" --workers 1 --queue 1 --timeout 1 --deadline 1 \
+     --test-job-delay-ms 1500; then
+  # Queued past the deadline: 503 deadline-exceeded, while the job ahead
+  # (dequeued in time) still answers 200.
+  req d-first -F "$P" -F "$R" "$B/v1/score" >"$OUT/d-first.code" &
+  cpid=$!
+  wait_admitted 1
+  expect_problem d-late 503 deadline-exceeded -F "$P" -F "$R" "$B/v1/score"
+  wait $cpid
+  check "deadline: the job ahead answers 200" test "$(cat "$OUT/d-first.code")" = 200
+  # Headers, a few body bytes, then silence: the inactivity timeout frees
+  # the slot.
+  $PY - "${B#http://}" <<'PYEOF' &
+import socket, sys, time
+host, port = sys.argv[1].split(":")
+s = socket.create_connection((host, int(port)), timeout=10)
+s.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+          b"boundary=zz\r\nContent-Length: 100000\r\n\r\n--zz\r\n")
+time.sleep(4)
+PYEOF
+  spid=$!
+  sleep 0.5
+  check "stalled upload holds a slot" admitted_is 1
+  check "stalled upload: slot freed by the inactivity timeout" wait_admitted 0
+  kill $spid 2>/dev/null
+  wait $spid 2>/dev/null
+  # A client that goes away mid-upload and one that goes away mid-job.
+  head -c 300000 /dev/urandom >"$OUT/mid.bin"
+  curl -s --max-time 0.5 --limit-rate 100k -o /dev/null -F "prediction=@$OUT/mid.bin" -F "$R" \
+    "$B/v1/score"
+  check "client gone mid-upload: slot freed" wait_admitted 0
+  curl -s --max-time 0.5 -o /dev/null -F "$P" -F "$R" "$B/v1/score"
+  check "client gone mid-job: slot freed after the job" wait_admitted 0
+  check "client gone mid-job: logged as aborted" grep -q '"aborted":true' "$LOG"
+  code=$(req sl-after -F "$P" -F "$R" "$B/v1/score")
+  check "serves after vanishing clients (got $code)" test "$code" = 200
+  stop_daemon
+  check "slow-client daemon exits 0" test $? = 0
+else
+  no "slow-client daemon did not start"
+fi
+
 #---- 6. the ASan+UBSan daemon: a subset, then a clean exit ----------------
 if [ -x "$ASAN_BUILD/segscored" ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
@@ -305,6 +354,14 @@ if [ -x "$ASAN_BUILD/segscored" ]; then
     expect_problem s-shape 4xx shape-mismatch -F "$P" -F "reference=@$D/ref_shape.nii.gz" "$B/v1/score"
     expect_problem s-unknown-part 400 unknown-part -F "$P" -F "$R" -F 'x=1' "$B/v1/score"
     limits_suite s
+    pids=()
+    for i in $(seq 12); do # concurrent uploads, queue and workers
+      req "s-par-$i" -F "$P" -F "$R" "$B/v1/score" >"$OUT/s-par-$i.code" &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+    check "asan: 12 concurrent requests all 200 or 503 busy, at least one 200" \
+      bash -c "cat $OUT/s-par-*.code | grep -v -e 200 -e 503 | wc -l | grep -qx 0 && grep -q 200 $OUT/s-par-*.code"
     req s-metrics "$B/metrics" >/dev/null
     req s-term -F "$P" -F "$R" "$B/v1/score" >"$OUT/s-term.code" &
     cpid=$!
