@@ -470,6 +470,9 @@ def privacy(binary, out, tree):
             codes.append(r.status if r else None)
         ok(codes[0] == 200 and codes[1] == 200 and all(c and c >= 400 for c in codes[2:]),
            f"privacy: requests answered ({codes})")
+        m = hc.request(dm.port, "GET", "/metrics", timeout=10)
+        ok(m is not None and m.status == 200 and marker.encode() not in m.body,
+           "privacy: /metrics does not carry the marker")
     finally:
         rc = dm.stop()
     ok(rc == 0, f"privacy: exit 0 (got {rc})")
