@@ -14,7 +14,7 @@
 svc_state svc; /* svc_admit.c's peek lives beside the admission state */
 
 static const ss_limits lim = {
-  .max_voxels = 4096, .max_bytes = 64u << 10, .max_labels = 256
+  .max_voxels = 1024, .max_bytes = 16u << 10, .max_labels = 256
 };
 
 static void
