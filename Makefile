@@ -117,11 +117,11 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
-.PHONY: fuzz fuzz-build soak
+.PHONY: fuzz fuzz-build fuzz-coverage soak
 fuzz-build:
 	@$(MAKE) -s fuzz-bin BUILD=$(FUZZ_BUILD) CC=clang OMP=-Wno-unused OPT=-O1 \
 	  SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link"
-fuzz-bin: $(FUZZ_BIN)
+fuzz-bin: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 $(BUILD)/fuzz/%.o: CPPFLAGS += -Iservice
 .PRECIOUS: $(BUILD)/fuzz/%.o
 # The daemon's files as an archive, so a target may stand in for some of
@@ -133,11 +133,17 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/libsvcd.a $(SVC_A) $(LIB_A
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -rdynamic -o $@ $^ $(MHD_LIBS) $(LDLIBS)
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run $(FUZZ_TARGETS)
+# Source coverage of lib/ and service/ reached by the corpora (seeds plus
+# build-fuzz/corpus): the same targets built with clang's coverage mapping.
+fuzz-coverage:
+	@$(MAKE) -s fuzz-bin BUILD=build-fuzzcov CC=clang OMP=-Wno-unused OPT=-O0 \
+	  SAN="-fprofile-instr-generate -fcoverage-mapping -fsanitize=fuzzer-no-link"
+	@fuzz/coverage $(FUZZ_TARGETS)
 soak: deps all
 	@SOAK_SECONDS=$${SOAK_SECONDS:-120} bash tests/groups/load.sh
 
 clean:
-	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) segscore segscored
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) build-fuzzcov segscore segscored
 
 -include $(LIB_OBJ:.o=.d) $(SVC_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) \
          $(CHECK_BIN:=.d) $(TOOL_BIN:=.d) $(FUZZ_BIN:=.d)

@@ -8,9 +8,9 @@
  * processor itself is the real one: its only use of the connection is
  * the Content-Type lookup, which it makes through the PLT, so the
  * definition below serves it too.
- * Input: byte 0 = flags (Content-Length or chunked, chunk size), then an
- * optional "Content-Type: ...\n" line (else a fixed boundary), then the
- * body.  SPDX-License-Identifier: MIT */
+ * Input: byte 0 = flags (Content-Length or chunked, chunk size, route),
+ * then an optional "Content-Type: ...\n" line (else a fixed boundary), an
+ * optional "X-Request-ID: ...\n" line, then the body.  SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,8 @@ svc_state svc;
 
 static struct {
   char ctype[256];
+  char rid[128];
+  bool has_rid;
   char clen[32];
   bool has_clen;
   int queued;          /* status queued, 0 = none */
@@ -40,6 +42,8 @@ lookup(const char *key)
     return fake.ctype;
   if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0 && fake.has_clen)
     return fake.clen;
+  if (strcasecmp(key, "X-Request-ID") == 0 && fake.has_rid)
+    return fake.rid;
   return NULL;
 }
 
@@ -135,12 +139,24 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
   return 0;
 }
 
+/* Mostly POST /v1/score; the other routes and wrong methods now and then
+ * (flag bits 4-6), so the router's checks are fuzzed too. */
+static const struct {
+  const char *method, *url;
+} routes[8] = {
+  { "POST", "/v1/score" },   { "POST", "/v1/score" }, { "POST", "/v1/score" },
+  { "POST", "/v1/score" },   { "GET", "/healthz" },   { "GET", "/metrics" },
+  { "HEAD", "/v1/catalog" }, { "PUT", "/v1/score" },
+};
+static int route;
+
 static enum MHD_Result
 call(void **cls, const char *data, size_t size)
 {
   size_t left = size;
-  enum MHD_Result r = svc_dispatch(NULL, FAKE_CONN, "/v1/score", "POST",
-                                   "HTTP/1.1", data, &left, cls);
+  enum MHD_Result r =
+      svc_dispatch(NULL, FAKE_CONN, routes[route].url, routes[route].method,
+                   "HTTP/1.1", data, &left, cls);
   if (r == MHD_YES && left != 0)
     abort(); /* the handler must consume every chunk */
   return r;
@@ -166,6 +182,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   } else {
     strcpy(fake.ctype, "multipart/form-data; boundary=XyZ");
   }
+  static const char rid[] = "X-Request-ID: ";
+  nl = memchr(data, '\n', size < 120 ? size : 120);
+  if (size > sizeof rid - 1 && memcmp(data, rid, sizeof rid - 1) == 0 &&
+      nl != NULL) {
+    size_t n = (size_t)(nl - data) - (sizeof rid - 1);
+    memcpy(fake.rid, data + sizeof rid - 1, n);
+    fake.rid[n] = '\0';
+    fake.has_rid = true;
+    size -= (size_t)(nl - data) + 1;
+    data = nl + 1;
+  }
+  route = (fl >> 4) & 7;
   fake.has_clen = fl & 1;
   snprintf(fake.clen, sizeof fake.clen, "%zu", size);
   static const size_t chunks[8] = { 1, 7, 64, 511, 1440, 4096, 65536, 1u << 20 };
