@@ -474,6 +474,16 @@ def privacy(binary, out, tree):
             codes.append(r.status if r else None)
         ok(codes[0] == 200 and codes[1] == 200 and all(c and c >= 400 for c in codes[2:]),
            f"privacy: requests answered ({codes})")
+        files = []
+        for fd in os.listdir(f"/proc/{dm.pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{dm.pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("/") and not target.startswith("/dev/") and \
+                    os.path.realpath(target) != os.path.realpath(log):
+                files.append(target)
+        ok(not files, f"privacy: the daemon holds no file open but its log {files}")
         m = hc.request(dm.port, "GET", "/metrics", timeout=10)
         ok(m is not None and m.status == 200 and marker.encode() not in m.body,
            "privacy: /metrics does not carry the marker")
