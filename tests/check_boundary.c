@@ -792,6 +792,74 @@ START_TEST(test_threads_1_and_2_bit_identical)
 }
 END_TEST
 
+START_TEST(test_label_boxes_and_hint_match_full_scan)
+{
+  /* Labels {0, 3, 7, 9} at random in a 40x30x20 map (9 absent): each
+   * box equals the brute-force bounding box; label 0's is the grid; the
+   * hinted boundary kernel gives the same bits as the full scan. */
+  const int64_t nx = 40, ny = 30, nz = 20, n = nx * ny * nz;
+  int32_t *lab = calloc((size_t)n, sizeof *lab);
+  for (int64_t z = 3; z < 15; z++)
+    for (int64_t y = 5; y < 22; y++)
+      for (int64_t x = 2; x < 33; x++) {
+        const double u = rnd();
+        lab[(z * ny + y) * nx + x] = u < 0.01 ? 7 : u < 0.3 ? 3 : 0;
+      }
+  const double sp[3] = { 0.8, 0.9, 2.0 };
+  ss_volume *v = NULL;
+  ss_error err = { 0 };
+  ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err),
+                   SS_OK);
+  ss__box *bx = NULL;
+  ck_assert_int_eq(ss__label_boxes(v, 2, &bx, &err), SS_OK);
+  for (int k = 0; k < v->nlabels; k++) {
+    ss__box want = { { INT64_MAX, INT64_MAX, INT64_MAX },
+                     { INT64_MIN, INT64_MIN, INT64_MIN } };
+    for (int64_t i = 0; i < n; i++)
+      if (lab[i] == v->labels[k]) {
+        const int64_t c[3] = { i % nx, (i / nx) % ny, i / (nx * ny) };
+        for (int a = 0; a < 3; a++) {
+          want.lo[a] = c[a] < want.lo[a] ? c[a] : want.lo[a];
+          want.hi[a] = c[a] + 1 > want.hi[a] ? c[a] + 1 : want.hi[a];
+        }
+      }
+    if (v->labels[k] == 0)
+      want = (ss__box){ { 0, 0, 0 }, { nx, ny, nz } };
+    for (int a = 0; a < 3; a++) {
+      ck_assert_int_eq(bx[k].lo[a], want.lo[a]);
+      ck_assert_int_eq(bx[k].hi[a], want.hi[a]);
+    }
+  }
+  /* class "3" against class "7" as pred/ref, with and without the hint */
+  uint8_t m3[8] = { 0 }, m7[8] = { 0 };
+  for (int k = 0; k < v->nlabels; k++) {
+    m3[k] = v->labels[k] == 3;
+    m7[k] = v->labels[k] == 7;
+  }
+  ss__grid g = { nx, ny, nz, { sp[0], sp[1], sp[2] } };
+  ss__mask mp = { v->idx, v->idx_width, m7 }, mr = { v->idx, v->idx_width, m3 };
+  ss__box hint = { { INT64_MAX, INT64_MAX, INT64_MAX },
+                   { INT64_MIN, INT64_MIN, INT64_MIN } };
+  ss__box_union(&hint, bx, m7, v->nlabels);
+  ss__box_union(&hint, bx, m3, v->nlabels);
+  ss_plan plan;
+  const double pct[1] = { 95 }, tol[1] = { 1 };
+  for (int mode = 0; mode < 2; mode++) {
+    plan_with(&plan, (ss_surface_mode)mode, 1, pct, 1, tol);
+    ss_boundary a, b;
+    ck_assert_int_eq(ss__boundary_class(&g, &mp, &mr, NULL, &plan, &a, &err),
+                     SS_OK);
+    ck_assert_int_eq(ss__boundary_class_in(&g, &mp, &mr, NULL, &hint, &plan,
+                                           &b, &err), SS_OK);
+    ck_assert_int_eq(a.hd.why, SS_DEFINED);
+    ck_assert_int_eq(memcmp(&a, &b, sizeof a), 0);
+  }
+  free(bx);
+  free(lab);
+  ss_volume_free(v);
+}
+END_TEST
+
 START_TEST(test_bad_percentile_is_einval)
 {
   tvol v = tvol_new(3, 3, 3, 1, 1, 1);
@@ -831,6 +899,7 @@ boundary_suite(void)
   tcase_add_test(tc, test_random_with_ignore_matches_brute_force);
   tcase_add_test(tc, test_axis_permutation_with_spacing_is_invariant);
   tcase_add_test(tc, test_threads_1_and_2_bit_identical);
+  tcase_add_test(tc, test_label_boxes_and_hint_match_full_scan);
   tcase_add_test(tc, test_bad_percentile_is_einval);
   suite_add_tcase(s, tc);
   return s;

@@ -191,25 +191,29 @@ typedef struct {
   bool any_pred, any_ref;
 } bbox;
 
-/* Union bounding box of PRED and REF; min/max reductions, so exact for
- * any thread count. */
+/* Union bounding box of PRED and REF inside the region R (a superset of
+ * both masks); min/max reductions, so exact for any thread count. */
 static void
 box_scan(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
-         int threads, bbox *b)
+         const ss__box *reg, int threads, bbox *b)
 {
-  const int64_t nx = g->nx, ny = g->ny, nz = g->nz;
+  const int64_t nx = g->nx, ny = g->ny;
+  const int64_t x0 = reg->lo[0], x1 = reg->hi[0], y0 = reg->lo[1],
+                y1 = reg->hi[1];
   int64_t xmin = INT64_MAX, ymin = INT64_MAX, zmin = INT64_MAX;
   int64_t xmax = -1, ymax = -1, zmax = -1;
   int anyp = 0, anyr = 0;
 #pragma omp parallel for num_threads(threads) schedule(static) \
         reduction(min:xmin, ymin, zmin) reduction(max:xmax, ymax, zmax) \
-        reduction(|:anyp, anyr) if (nx * ny * nz >= SS_PAR_MIN_VOXELS)
-  for (int64_t z = 0; z < nz; z++)
-    for (int64_t y = 0; y < ny; y++) {
+        reduction(|:anyp, anyr) \
+        if ((x1 - x0) * (y1 - y0) * (reg->hi[2] - reg->lo[2]) \
+            >= SS_PAR_MIN_VOXELS)
+  for (int64_t z = reg->lo[2]; z < reg->hi[2]; z++)
+    for (int64_t y = y0; y < y1; y++) {
       const int64_t off = (z * ny + y) * nx;
       int64_t first = -1, last = -1;
       int rp = 0, rr = 0;
-      for (int64_t x = 0; x < nx; x++) {
+      for (int64_t x = x0; x < x1; x++) {
         const int p = ss__mask_at(pred, off + x), r = ss__mask_at(ref, off + x);
         rp |= p;
         rr |= r;
@@ -243,6 +247,142 @@ box_scan(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
   b->bx = xmax - xmin + 1;
   b->by = ymax - ymin + 1;
   b->bz = zmax - zmin + 1;
+}
+
+/* Grow box B by voxels [x0, x1] of row (y, z). */
+static inline void
+box_add(ss__box *b, int64_t x0, int64_t x1, int64_t y, int64_t z)
+{
+  if (x0 < b->lo[0]) b->lo[0] = x0;
+  if (x1 + 1 > b->hi[0]) b->hi[0] = x1 + 1;
+  if (y < b->lo[1]) b->lo[1] = y;
+  if (y + 1 > b->hi[1]) b->hi[1] = y + 1;
+  if (z < b->lo[2]) b->lo[2] = z;
+  if (z + 1 > b->hi[2]) b->hi[2] = z + 1;
+}
+
+/* First and last x of ROW (N uint8) that differ from BG, skipping 8 bytes
+ * at a time; false when the whole row is BG. */
+static bool
+row_span8(const uint8_t *row, int64_t n, uint8_t bg, int64_t *first,
+          int64_t *last)
+{
+  const uint64_t pat = 0x0101010101010101u * bg;
+  int64_t a = 0, b = n;
+  for (; a + 8 <= n; a += 8) {
+    uint64_t w;
+    memcpy(&w, row + a, 8);
+    if (w != pat)
+      break;
+  }
+  while (a < n && row[a] == bg)
+    a++;
+  if (a == n)
+    return false;
+  for (; b - 8 > a; b -= 8) {
+    uint64_t w;
+    memcpy(&w, row + b - 8, 8);
+    if (w != pat)
+      break;
+  }
+  while (row[b - 1] == bg)
+    b--;
+  *first = a;
+  *last = b - 1;
+  return true;
+}
+
+ss_status
+ss__label_boxes(const ss_volume *v, int threads, ss__box **out,
+                ss_error *err)
+{
+  *out = NULL;
+  if (v == NULL || v->idx == NULL || v->nlabels <= 0)
+    return ss__fail(err, SS_EINVAL, "label boxes: not a label map");
+  const int64_t nx = v->info.nx, ny = v->info.ny, nz = v->info.nz;
+  const int nl = v->nlabels;
+  int bg = -1;                   /* the index of label 0, if any */
+  for (int k = 0; k < nl; k++)
+    if (v->labels[k] == 0)
+      bg = k;
+  if (threads < 1)
+    threads = 1;
+  ss__box *all = malloc((size_t)(threads + 1) * (size_t)nl * sizeof *all);
+  if (all == NULL)
+    return ss__fail(err, SS_ENOMEM, "label boxes: out of memory");
+  for (int64_t k = 0; k < (int64_t)(threads + 1) * nl; k++)
+    for (int a = 0; a < 3; a++) {
+      all[k].lo[a] = INT64_MAX;
+      all[k].hi[a] = INT64_MIN;
+    }
+#pragma omp parallel num_threads(threads) if (nx * ny * nz >= SS_PAR_MIN_VOXELS)
+  {
+    int t = 0;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+#endif
+    ss__box *bx = all + (size_t)(t + 1) * (size_t)nl;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < ny * nz; r++) {
+      const int64_t y = r % ny, z = r / ny;
+      int64_t a = 0, b = nx - 1;
+      if (v->idx_width == 1) {
+        const uint8_t *row = (const uint8_t *)v->idx + r * nx;
+        if (bg >= 0 && !row_span8(row, nx, (uint8_t)bg, &a, &b))
+          continue;
+        for (int64_t x = a; x <= b;) {          /* runs of one label */
+          const uint8_t k = row[x];
+          int64_t e = x;
+          while (e + 1 <= b && row[e + 1] == k)
+            e++;
+          if (k != bg)
+            box_add(&bx[k], x, e, y, z);
+          x = e + 1;
+        }
+      } else {
+        const uint16_t *row = (const uint16_t *)v->idx + r * nx;
+        for (int64_t x = a; x <= b;) {
+          const uint16_t k = row[x];
+          int64_t e = x;
+          while (e + 1 <= b && row[e + 1] == k)
+            e++;
+          if ((int)k != bg)
+            box_add(&bx[k], x, e, y, z);
+          x = e + 1;
+        }
+      }
+    }
+  }
+  for (int k = 0; k < nl; k++) {            /* merge in thread order */
+    for (int t = 1; t <= threads; t++) {
+      const ss__box *s = &all[(size_t)t * (size_t)nl + (size_t)k];
+      for (int a = 0; a < 3; a++) {
+        if (s->lo[a] < all[k].lo[a]) all[k].lo[a] = s->lo[a];
+        if (s->hi[a] > all[k].hi[a]) all[k].hi[a] = s->hi[a];
+      }
+    }
+    if (k == bg) {                          /* not tracked: everything */
+      all[k].lo[0] = all[k].lo[1] = all[k].lo[2] = 0;
+      all[k].hi[0] = nx;
+      all[k].hi[1] = ny;
+      all[k].hi[2] = nz;
+    }
+  }
+  ss__box *res = realloc(all, (size_t)nl * sizeof *all);
+  *out = res != NULL ? res : all;
+  return SS_OK;
+}
+
+void
+ss__box_union(ss__box *acc, const ss__box *boxes, const uint8_t *member,
+              int n)
+{
+  for (int k = 0; k < n; k++)
+    if (member[k])
+      for (int a = 0; a < 3; a++) {
+        if (boxes[k].lo[a] < acc->lo[a]) acc->lo[a] = boxes[k].lo[a];
+        if (boxes[k].hi[a] > acc->hi[a]) acc->hi[a] = boxes[k].hi[a];
+      }
 }
 
 /* A crop with a one-voxel frame: pad dims px, py, pz (pz = 1 in 2-D). */
@@ -626,6 +766,15 @@ ss__boundary_class(const ss__grid *g, const ss__mask *pred,
                    const ss__mask *ref, const ss__mask *ignore,
                    const ss_plan *plan, ss_boundary *out, ss_error *err)
 {
+  return ss__boundary_class_in(g, pred, ref, ignore, NULL, plan, out, err);
+}
+
+ss_status
+ss__boundary_class_in(const ss__grid *g, const ss__mask *pred,
+                      const ss__mask *ref, const ss__mask *ignore,
+                      const ss__box *hint, const ss_plan *plan,
+                      ss_boundary *out, ss_error *err)
+{
   ss_plan defaults;
   if (plan == NULL) {
     ss_plan_init(&defaults);
@@ -642,8 +791,16 @@ ss__boundary_class(const ss__grid *g, const ss__mask *pred,
   const bool two_d = g->nz == 1, surfel = plan->surface == SS_SURFACE_SURFEL;
   const double sp[3] = { g->sp[0], g->sp[1], two_d ? 1.0 : g->sp[2] };
 
+  ss__box reg = { { 0, 0, 0 }, { g->nx, g->ny, g->nz } };
+  if (hint != NULL)
+    for (int a = 0; a < 3; a++) {
+      reg.lo[a] = hint->lo[a] > 0 ? hint->lo[a] : 0;
+      reg.hi[a] = hint->hi[a] < reg.hi[a] ? hint->hi[a] : reg.hi[a];
+      if (reg.hi[a] < reg.lo[a])
+        reg.hi[a] = reg.lo[a];             /* empty hint: nothing inside */
+    }
   bbox b;
-  box_scan(g, pred, ref, threads, &b);
+  box_scan(g, pred, ref, &reg, threads, &b);
   if (!b.any_pred || !b.any_ref) {
     fill_empty(plan, !b.any_pred && !b.any_ref ? SS_BOTH_EMPTY
                      : !b.any_pred             ? SS_PRED_EMPTY

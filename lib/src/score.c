@@ -325,22 +325,33 @@ run_boundary(ss_report *rep, const ss_volume *p, const ss_volume *r,
   const ss__grid g = { r->info.nx, r->info.ny, r->info.nz,
                        { r->info.spacing_mm[0], r->info.spacing_mm[1],
                          r->info.spacing_mm[2] } };
+  /* One pass per volume finds every label's box; a class is then
+   * scanned only inside the union of its labels' boxes. */
+  ss__box *bp = NULL, *br = NULL;
+  ss_status st = ss__label_boxes(p, ss__threads(plan), &bp, err);
+  if (st == SS_OK)
+    st = ss__label_boxes(r, ss__threads(plan), &br, err);
   uint8_t *im = ignore_r >= 0 ? calloc(sr, 1) : NULL;
-  if (ignore_r >= 0 && im == NULL)
-    return ss__fail(err, SS_ENOMEM, "out of memory");
+  if (st == SS_OK && ignore_r >= 0 && im == NULL)
+    st = ss__fail(err, SS_ENOMEM, "out of memory");
   if (im != NULL)
     im[ignore_r] = 1;
   const ss__mask ig = { r->idx, r->idx_width, im };
-  ss_status st = SS_OK;
   for (int i = 0; i < rep->nclasses && st == SS_OK; i++) {
     ss_class_report *c = &rep->classes[i];
     const ss__mask mp = { p->idx, p->idx_width, pm + sp * (size_t)i };
     const ss__mask mr = { r->idx, r->idx_width, rm + sr * (size_t)i };
-    st = ss__boundary_class(&g, &mp, &mr, im != NULL ? &ig : NULL, plan,
-                            &c->boundary, err);
+    ss__box hint = { { INT64_MAX, INT64_MAX, INT64_MAX },
+                     { INT64_MIN, INT64_MIN, INT64_MIN } };
+    ss__box_union(&hint, bp, mp.member, p->nlabels);
+    ss__box_union(&hint, br, mr.member, r->nlabels);
+    st = ss__boundary_class_in(&g, &mp, &mr, im != NULL ? &ig : NULL, &hint,
+                               plan, &c->boundary, err);
     c->has_boundary = st == SS_OK;
   }
   free(im);
+  free(bp);
+  free(br);
   return st;
 }
 
