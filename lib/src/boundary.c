@@ -824,7 +824,7 @@ ss__boundary_class_in(const ss__grid *g, const ss__mask *pred,
   w.ig = ignore ? malloc((size_t)nf) : NULL;
   w.ep = malloc((size_t)ne);
   w.er = malloc((size_t)ne);
-  w.dist2 = malloc((size_t)nd);
+  w.dist2 = ss__big_alloc((size_t)nd);
   if (!w.mp || !w.mr || (ignore && !w.ig) || !w.ep || !w.er || !w.dist2) {
     st = ss__fail(err, SS_ENOMEM, "boundary: out of memory");
     goto fail;
