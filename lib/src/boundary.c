@@ -408,9 +408,21 @@ crop_fill(const ss__grid *g, const bbox *b, const frame *fr,
         continue;
       }
       const int64_t off = (z * g->ny + y) * g->nx;
-      for (int64_t i = 0; i < fr->px; i++) {
-        const int64_t x = b->x0 + i - 1;
-        o[i] = x >= 0 && x < g->nx ? (uint8_t)ss__mask_at(m, off + x) : 0;
+      /* the frame columns may fall outside the volume; the rest is a
+       * plain table lookup per voxel */
+      const int64_t i0 = b->x0 == 0 ? 1 : 0;
+      const int64_t i1 = b->x0 + fr->px - 1 > g->nx ? fr->px - 1 : fr->px;
+      o[0] = 0;
+      o[fr->px - 1] = 0;
+      const int64_t at = off + b->x0 - 1;    /* voxel of column 0 */
+      if (m->width == 1) {
+        const uint8_t *src = m->idx;
+        for (int64_t i = i0; i < i1; i++)
+          o[i] = m->member[src[at + i]] != 0;
+      } else {
+        const uint16_t *src = m->idx;
+        for (int64_t i = i0; i < i1; i++)
+          o[i] = m->member[src[at + i]] != 0;
       }
     }
 }
