@@ -792,24 +792,19 @@ START_TEST(test_threads_1_and_2_bit_identical)
 }
 END_TEST
 
-START_TEST(test_label_boxes_and_hint_match_full_scan)
+/* Every label's box from ss__label_boxes against a brute-force bounding
+ * box (label 0: the whole grid). */
+static void
+check_boxes(const int32_t *lab, int64_t nx, int64_t ny, int64_t nz,
+            int want_width)
 {
-  /* Labels {0, 3, 7, 9} at random in a 40x30x20 map (9 absent): each
-   * box equals the brute-force bounding box; label 0's is the grid; the
-   * hinted boundary kernel gives the same bits as the full scan. */
-  const int64_t nx = 40, ny = 30, nz = 20, n = nx * ny * nz;
-  int32_t *lab = calloc((size_t)n, sizeof *lab);
-  for (int64_t z = 3; z < 15; z++)
-    for (int64_t y = 5; y < 22; y++)
-      for (int64_t x = 2; x < 33; x++) {
-        const double u = rnd();
-        lab[(z * ny + y) * nx + x] = u < 0.01 ? 7 : u < 0.3 ? 3 : 0;
-      }
-  const double sp[3] = { 0.8, 0.9, 2.0 };
+  const int64_t n = nx * ny * nz;
+  const double sp[3] = { 1, 1, 1 };
   ss_volume *v = NULL;
   ss_error err = { 0 };
   ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err),
                    SS_OK);
+  ck_assert_int_eq(v->idx_width, want_width);
   ss__box *bx = NULL;
   ck_assert_int_eq(ss__label_boxes(v, 2, &bx, &err), SS_OK);
   for (int k = 0; k < v->nlabels; k++) {
@@ -830,6 +825,46 @@ START_TEST(test_label_boxes_and_hint_match_full_scan)
       ck_assert_int_eq(bx[k].hi[a], want.hi[a]);
     }
   }
+  free(bx);
+  ss_volume_free(v);
+}
+
+START_TEST(test_label_boxes_uint16_match_brute_force)
+{
+  /* 300 labels: a uint16 index map; sparse labels in a mostly-0 grid. */
+  const int64_t nx = 37, ny = 20, nz = 9, n = nx * ny * nz;
+  int32_t *lab = calloc((size_t)n, sizeof *lab);
+  for (int64_t i = 0; i < 300; i++)
+    lab[(i * 7919) % n] = (int32_t)(i + 1);
+  for (int64_t i = 0; i < n; i++)
+    if (rnd() < 0.05)
+      lab[i] = 1 + (int32_t)(rnd() * 299);
+  check_boxes(lab, nx, ny, nz, 2);
+  free(lab);
+}
+END_TEST
+
+START_TEST(test_label_boxes_and_hint_match_full_scan)
+{
+  /* Labels {0, 3, 7, 9} at random in a 40x30x20 map (9 absent): each
+   * box equals the brute-force bounding box; label 0's is the grid; the
+   * hinted boundary kernel gives the same bits as the full scan. */
+  const int64_t nx = 40, ny = 30, nz = 20, n = nx * ny * nz;
+  int32_t *lab = calloc((size_t)n, sizeof *lab);
+  for (int64_t z = 3; z < 15; z++)
+    for (int64_t y = 5; y < 22; y++)
+      for (int64_t x = 2; x < 33; x++) {
+        const double u = rnd();
+        lab[(z * ny + y) * nx + x] = u < 0.01 ? 7 : u < 0.3 ? 3 : 0;
+      }
+  const double sp[3] = { 0.8, 0.9, 2.0 };
+  ss_volume *v = NULL;
+  ss_error err = { 0 };
+  ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err),
+                   SS_OK);
+  check_boxes(lab, nx, ny, nz, 1);
+  ss__box *bx = NULL;
+  ck_assert_int_eq(ss__label_boxes(v, 2, &bx, &err), SS_OK);
   /* class "3" against class "7" as pred/ref, with and without the hint */
   uint8_t m3[8] = { 0 }, m7[8] = { 0 };
   for (int k = 0; k < v->nlabels; k++) {
@@ -900,6 +935,7 @@ boundary_suite(void)
   tcase_add_test(tc, test_axis_permutation_with_spacing_is_invariant);
   tcase_add_test(tc, test_threads_1_and_2_bit_identical);
   tcase_add_test(tc, test_label_boxes_and_hint_match_full_scan);
+  tcase_add_test(tc, test_label_boxes_uint16_match_brute_force);
   tcase_add_test(tc, test_bad_percentile_is_einval);
   suite_add_tcase(s, tc);
   return s;

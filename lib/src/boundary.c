@@ -292,6 +292,36 @@ row_span8(const uint8_t *row, int64_t n, uint8_t bg, int64_t *first,
   return true;
 }
 
+/* The same for a uint16 row, 4 values at a time. */
+static bool
+row_span16(const uint16_t *row, int64_t n, uint16_t bg, int64_t *first,
+           int64_t *last)
+{
+  const uint64_t pat = 0x0001000100010001u * bg;
+  int64_t a = 0, b = n;
+  for (; a + 4 <= n; a += 4) {
+    uint64_t w;
+    memcpy(&w, row + a, 8);
+    if (w != pat)
+      break;
+  }
+  while (a < n && row[a] == bg)
+    a++;
+  if (a == n)
+    return false;
+  for (; b - 4 > a; b -= 4) {
+    uint64_t w;
+    memcpy(&w, row + b - 4, 8);
+    if (w != pat)
+      break;
+  }
+  while (row[b - 1] == bg)
+    b--;
+  *first = a;
+  *last = b - 1;
+  return true;
+}
+
 ss_status
 ss__label_boxes(const ss_volume *v, int threads, ss__box **out,
                 ss_error *err)
@@ -341,6 +371,8 @@ ss__label_boxes(const ss_volume *v, int threads, ss__box **out,
         }
       } else {
         const uint16_t *row = (const uint16_t *)v->idx + r * nx;
+        if (bg >= 0 && !row_span16(row, nx, (uint16_t)bg, &a, &b))
+          continue;
         for (int64_t x = a; x <= b;) {
           const uint16_t k = row[x];
           int64_t e = x;
