@@ -17,8 +17,8 @@
 #define RUNS 5
 
 typedef struct {
-  double c[3];       /* centre, mm */
-  double a[3];       /* semi-axes, mm */
+  double c[3]; /* centre, mm */
+  double a[3]; /* semi-axes, mm */
   int label;
 } organ;
 
@@ -128,7 +128,7 @@ bench_edt(int64_t nx, int64_t ny, int64_t nz, const double sp[3])
   double *d = malloc((size_t)n * sizeof *d);
   if (f == NULL || d == NULL)
     exit(1);
-  for (int64_t z = 0; z < nz; z++)   /* an ellipsoidal shell */
+  for (int64_t z = 0; z < nz; z++) /* an ellipsoidal shell */
     for (int64_t y = 0; y < ny; y++)
       for (int64_t x = 0; x < nx; x++) {
         const double u = (2.0 * x - nx) / nx, v = (2.0 * y - ny) / ny,
@@ -223,8 +223,8 @@ bench_pair(const char *tag, int64_t nx, int64_t ny, int64_t nz,
 int
 main(int argc, char **argv)
 {
-  const char *dir = argc == 3 && strcmp(argv[1], "--write") == 0 ? argv[2]
-                                                                 : NULL;
+  const char *dir
+      = argc == 3 && strcmp(argv[1], "--write") == 0 ? argv[2] : NULL;
   const bool edt_only = argc == 2 && strcmp(argv[1], "--edt") == 0;
   const double sp512[3] = { 0.78125, 0.78125, 2.5 };
   /* 400 x 400 x 500 mm field of view: liver, spleen, right kidney. */
@@ -239,7 +239,7 @@ main(int argc, char **argv)
     { { 190, 130, 130 }, { 40, 28, 40 }, 2 },
     { { 110, 170, 80 }, { 22, 20, 40 }, 3 },
   };
-  bench_edt(256, 200, 70, sp512);      /* about the liver's dual crop */
+  bench_edt(256, 200, 70, sp512); /* about the liver's dual crop */
   if (edt_only)
     return 0;
   bench_pair("512", 512, 512, 200, sp512, big, 3, dir);

@@ -48,8 +48,8 @@ at(const tvol *v, int64_t x, int64_t y, int64_t z)
 
 /* Set the box [x0,x1) x [y0,y1) x [z0,z1) of M to VAL. */
 static void
-box(const tvol *v, uint8_t *m, int64_t x0, int64_t x1, int64_t y0,
-    int64_t y1, int64_t z0, int64_t z1, uint8_t val)
+box(const tvol *v, uint8_t *m, int64_t x0, int64_t x1, int64_t y0, int64_t y1,
+    int64_t z0, int64_t z1, uint8_t val)
 {
   for (int64_t z = z0; z < z1; z++)
     for (int64_t y = y0; y < y1; y++)
@@ -83,10 +83,10 @@ plan_with(ss_plan *plan, ss_surface_mode mode, int np, const double *pct,
     plan->nsd_tolerances_mm[t] = tol[t];
 }
 
-#define ck_metric(m, v)                                                      \
-  do {                                                                       \
-    ck_assert_int_eq((m).why, SS_DEFINED);                                   \
-    ck_assert_double_eq_tol((m).value, (v), 1e-9);                           \
+#define ck_metric(m, v)                                                        \
+  do {                                                                         \
+    ck_assert_int_eq((m).why, SS_DEFINED);                                     \
+    ck_assert_double_eq_tol((m).value, (v), 1e-9);                             \
   } while (0)
 
 /*---- Brute force (independent of boundary.c but for the area table) ----*/
@@ -110,12 +110,12 @@ bf_surface(const tvol *v, const uint8_t *m, bool surfel, bool ignore,
 {
   const bool two_d = v->nz == 1;
   int64_t n = 0;
-#define IN(x, y, z)                                                          \
-  ((x) >= 0 && (y) >= 0 && (z) >= 0 && (x) < v->nx && (y) < v->ny           \
+#define IN(x, y, z)                                                            \
+  ((x) >= 0 && (y) >= 0 && (z) >= 0 && (x) < v->nx && (y) < v->ny              \
    && (z) < v->nz && m[at(v, x, y, z)] == 1)
-#define IGN(x, y, z)                                                         \
-  (ignore && (x) >= 0 && (y) >= 0 && (z) >= 0 && (x) < v->nx               \
-   && (y) < v->ny && (z) < v->nz && v->r[at(v, x, y, z)] == 2)
+#define IGN(x, y, z)                                                           \
+  (ignore && (x) >= 0 && (y) >= 0 && (z) >= 0 && (x) < v->nx && (y) < v->ny    \
+   && (z) < v->nz && v->r[at(v, x, y, z)] == 2)
   if (!surfel) {
     for (int64_t z = 0; z < v->nz; z++)
       for (int64_t y = 0; y < v->ny; y++)
@@ -220,7 +220,8 @@ check_brute(const tvol *v, const ss_plan *plan, bool ignore)
 {
   const bool surfel = plan->surface == SS_SURFACE_SURFEL;
   const int64_t cap = (v->nx + 1) * (v->ny + 1) * (v->nz + 1);
-  bf_el *ep = malloc((size_t)cap * sizeof *ep), *er = malloc((size_t)cap * sizeof *er);
+  bf_el *ep = malloc((size_t)cap * sizeof *ep),
+        *er = malloc((size_t)cap * sizeof *er);
   const int64_t np = bf_surface(v, v->p, surfel, ignore, ep);
   const int64_t nr = bf_surface(v, v->r, surfel, ignore, er);
   ss_boundary b;
@@ -297,7 +298,7 @@ START_TEST(test_surfel_weight_hand_values)
    * = (1/8) sqrt(6.25 + 1 + 0.390625) = 0.345512...  */
   const double sp[3] = { 0.5, 1.25, 2.0 };
   const double tri = sqrt(6.25 + 1.0 + 0.390625) / 8;
-  for (int c = 0; c < 8; c++)   /* every single corner: same triangle */
+  for (int c = 0; c < 8; c++) /* every single corner: same triangle */
     ck_assert_double_eq_tol(ss__surfel_weight(1 << c, sp, false), tri, 1e-12);
   /* Corners 0 and 1 (along x): rectangle sx by the distance between the
    * y- and z-edge midpoints, |(0, sy/2, -sz/2)| = sqrt(0.390625 + 1). */
@@ -328,7 +329,7 @@ START_TEST(test_surfel_weight_permutes_with_axes)
   /* Relabelling the cube axes together with the spacing maps each code to
    * a code of the same area. */
   const double sp[3] = { 0.6, 1.1, 2.7 };
-  const int perm[3] = { 2, 0, 1 };    /* new axis a is old axis perm[a] */
+  const int perm[3] = { 2, 0, 1 }; /* new axis a is old axis perm[a] */
   double sq[3];
   for (int a = 0; a < 3; a++)
     sq[a] = sp[perm[a]];
@@ -534,8 +535,8 @@ balls(ss_surface_mode mode)
   ck_assert_double_le(fabs(b.hd.value - 3), slack);
   ck_assert_double_le(fabs(b.hdp[0].value - 3), slack);
   ck_assert_double_le(fabs(b.assd.value - 3), 1.0);
-  ck_assert_double_le(b.nsd[0].value, 0.5);   /* 3 mm apart: few within 1 */
-  ck_assert_double_ge(b.nsd[1].value, 0.99);  /* all within 5 */
+  ck_assert_double_le(b.nsd[0].value, 0.5);  /* 3 mm apart: few within 1 */
+  ck_assert_double_ge(b.nsd[1].value, 0.99); /* all within 5 */
   tvol_free(&v);
 }
 
@@ -604,7 +605,7 @@ START_TEST(test_empty_masks_follow_design)
     ck_assert_int_eq(b.assd.why, SS_BOTH_EMPTY);
     ck_assert_int_eq(b.nsd[0].why, SS_BOTH_EMPTY);
     ck_assert_double_eq(b.nsd[0].value, 0.0);
-    v.r[at(&v, 2, 2, 2)] = 1;                   /* pred empty */
+    v.r[at(&v, 2, 2, 2)] = 1; /* pred empty */
     ck_assert_int_eq(run(&v, &plan, false, &b), SS_OK);
     ck_assert_int_eq(b.hd.why, SS_PRED_EMPTY);
     ck_assert_int_eq(b.hd_pred_to_ref.why, SS_PRED_EMPTY);
@@ -613,13 +614,13 @@ START_TEST(test_empty_masks_follow_design)
     ck_assert_int_eq(b.masd.why, SS_PRED_EMPTY);
     ck_assert_int_eq(b.asd_ref_to_pred.why, SS_PRED_EMPTY);
     ck_metric(b.nsd[0], 0.0);
-    memcpy(v.p, v.r, 125);                      /* ref empty */
+    memcpy(v.p, v.r, 125); /* ref empty */
     memset(v.r, 0, 125);
     ck_assert_int_eq(run(&v, &plan, false, &b), SS_OK);
     ck_assert_int_eq(b.hdp[0].why, SS_REF_EMPTY);
     ck_assert_int_eq(b.assd.why, SS_REF_EMPTY);
     ck_metric(b.nsd[0], 0.0);
-    memcpy(v.r, v.p, 125);                      /* identical: all 0 */
+    memcpy(v.r, v.p, 125); /* identical: all 0 */
     ck_assert_int_eq(run(&v, &plan, false, &b), SS_OK);
     ck_metric(b.hd, 0.0);
     ck_metric(b.assd, 0.0);
@@ -802,8 +803,7 @@ check_boxes(const int32_t *lab, int64_t nx, int64_t ny, int64_t nz,
   const double sp[3] = { 1, 1, 1 };
   ss_volume *v = NULL;
   ss_error err = { 0 };
-  ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err),
-                   SS_OK);
+  ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err), SS_OK);
   ck_assert_int_eq(v->idx_width, want_width);
   ss__box *bx = NULL;
   ck_assert_int_eq(ss__label_boxes(v, 2, &bx, &err), SS_OK);
@@ -860,8 +860,7 @@ START_TEST(test_label_boxes_and_hint_match_full_scan)
   const double sp[3] = { 0.8, 0.9, 2.0 };
   ss_volume *v = NULL;
   ss_error err = { 0 };
-  ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err),
-                   SS_OK);
+  ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err), SS_OK);
   check_boxes(lab, nx, ny, nz, 1);
   ss__box *bx = NULL;
   ck_assert_int_eq(ss__label_boxes(v, 2, &bx, &err), SS_OK);
@@ -884,8 +883,9 @@ START_TEST(test_label_boxes_and_hint_match_full_scan)
     ss_boundary a, b;
     ck_assert_int_eq(ss__boundary_class(&g, &mp, &mr, NULL, &plan, &a, &err),
                      SS_OK);
-    ck_assert_int_eq(ss__boundary_class_in(&g, &mp, &mr, NULL, &hint, &plan,
-                                           &b, &err), SS_OK);
+    ck_assert_int_eq(
+        ss__boundary_class_in(&g, &mp, &mr, NULL, &hint, &plan, &b, &err),
+        SS_OK);
     ck_assert_int_eq(a.hd.why, SS_DEFINED);
     ck_assert_int_eq(memcmp(&a, &b, sizeof a), 0);
   }

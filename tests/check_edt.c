@@ -105,8 +105,8 @@ START_TEST(test_edt_random_3d_matches_brute_force)
 {
   const double sp[3] = { 0.7, 1.3, 2.9 };
   check_against_brute(11, 9, 8, sp, 0.05, 1);
-  check_against_brute(11, 9, 8, sp, 0.003, 2);  /* mostly one or no feature */
-  check_against_brute(1, 1, 17, sp, 0.1, 1);    /* lines only */
+  check_against_brute(11, 9, 8, sp, 0.003, 2); /* mostly one or no feature */
+  check_against_brute(1, 1, 17, sp, 0.1, 1);   /* lines only */
 }
 END_TEST
 

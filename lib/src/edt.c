@@ -16,11 +16,11 @@
 
 /* Per-thread scratch for lines of up to N samples. */
 typedef struct {
-  double *tile;  /* EDT_TILE lines of n, line-major */
-  double *d;     /* output line */
-  double *z;     /* envelope boundaries, n + 1 */
-  int64_t *v;    /* envelope parabola apexes */
-  double *g;     /* their offsets f / s2 + p^2 */
+  double *tile; /* EDT_TILE lines of n, line-major */
+  double *d;    /* output line */
+  double *z;    /* envelope boundaries, n + 1 */
+  int64_t *v;   /* envelope parabola apexes */
+  double *g;    /* their offsets f / s2 + p^2 */
 } edt_scratch;
 
 /* 1-D squared distance of a sampled function with sample spacing^2 S2:
@@ -54,7 +54,7 @@ edt_line(const double *f, double *d, int64_t n, double s2, double *z,
       s = (gq - g[k]) / (double)(2 * (q - v[k]));
       if (s > z[k])
         break;
-      k--;                     /* z[0] = -inf, so k stays >= 0 */
+      k--; /* z[0] = -inf, so k stays >= 0 */
     }
     k++;
     v[k] = q;
@@ -82,8 +82,8 @@ static void
 edt_pass_x(const uint8_t *feature, int64_t nx, int64_t nrows, double s2,
            double *out, int threads)
 {
-#pragma omp parallel for num_threads(threads) schedule(static) \
-        if (nx * nrows >= SS_PAR_MIN_VOXELS)
+#pragma omp parallel for num_threads(threads)                                  \
+    schedule(static) if (nx * nrows >= SS_PAR_MIN_VOXELS)
   for (int64_t r = 0; r < nrows; r++) {
     const uint8_t *fr = feature + r * nx;
     double *o = out + r * nx;
@@ -112,13 +112,13 @@ edt_pass_x(const uint8_t *feature, int64_t nx, int64_t nrows, double s2,
  * the team, so the result does not depend on the thread count. */
 static void
 edt_pass_tiled(double *out, int64_t n, int64_t stride, int64_t nouter,
-               int64_t inner, int64_t outer_step, double s2,
-               edt_scratch *scr, int threads)
+               int64_t inner, int64_t outer_step, double s2, edt_scratch *scr,
+               int threads)
 {
   const int64_t per = (inner + EDT_TILE - 1) / EDT_TILE;
   const int64_t ntiles = nouter * per;
-#pragma omp parallel num_threads(threads) \
-        if (n * nouter * inner >= SS_PAR_MIN_VOXELS)
+#pragma omp parallel num_threads(threads) if (n * nouter * inner               \
+                                              >= SS_PAR_MIN_VOXELS)
   {
     int t = 0;
 #ifdef _OPENMP
@@ -194,10 +194,9 @@ ss__edt_sq(const uint8_t *feature, int64_t nx, int64_t ny, int64_t nz,
   }
 
   edt_pass_x(feature, nx, ny * nz, sp[0] * sp[0], out, threads);
-  if (ny > 1)    /* lines along y: nx per z-slice */
-    edt_pass_tiled(out, ny, nx, nz, nx, nx * ny, sp[1] * sp[1], scr,
-                   threads);
-  if (nz > 1)    /* lines along z: one per (x, y), contiguous bases */
+  if (ny > 1) /* lines along y: nx per z-slice */
+    edt_pass_tiled(out, ny, nx, nz, nx, nx * ny, sp[1] * sp[1], scr, threads);
+  if (nz > 1) /* lines along z: one per (x, y), contiguous bases */
     edt_pass_tiled(out, nz, nx * ny, 1, nx * ny, 0, sp[2] * sp[2], scr,
                    threads);
   free(pool);
