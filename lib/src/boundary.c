@@ -203,14 +203,13 @@ box_scan(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
   int64_t xmin = INT64_MAX, ymin = INT64_MAX, zmin = INT64_MAX;
   int64_t xmax = -1, ymax = -1, zmax = -1;
   int anyp = 0, anyr = 0;
-#pragma omp parallel for num_threads(threads) schedule(static)                 \
-    reduction(min                                                              \
-              : xmin, ymin, zmin) reduction(max                                \
-                                            : xmax, ymax, zmax)                \
-        reduction(|                                                            \
-                  : anyp, anyr) if ((x1 - x0) * (y1 - y0)                      \
-                                        * (reg->hi[2] - reg->lo[2])            \
-                                    >= SS_PAR_MIN_VOXELS)
+  const bool par = (x1 - x0) * (y1 - y0) * (reg->hi[2] - reg->lo[2])
+                   >= SS_PAR_MIN_VOXELS;
+  // clang-format off
+#pragma omp parallel for num_threads(threads) schedule(static) if (par) \
+        reduction(min:xmin, ymin, zmin) reduction(max:xmax, ymax, zmax) \
+        reduction(|:anyp, anyr)
+  // clang-format on
   for (int64_t z = reg->lo[2]; z < reg->hi[2]; z++)
     for (int64_t y = y0; y < y1; y++) {
       const int64_t off = (z * ny + y) * nx;
@@ -353,7 +352,8 @@ ss__label_boxes(const ss_volume *v, int threads, ss__box **out, ss_error *err)
       all[k].lo[a] = INT64_MAX;
       all[k].hi[a] = INT64_MIN;
     }
-#pragma omp parallel num_threads(threads) if (nx * ny * nz >= SS_PAR_MIN_VOXELS)
+#pragma omp parallel num_threads(threads)                                      \
+    if (nx * ny * nz >= SS_PAR_MIN_VOXELS)
   {
     int t = 0;
 #ifdef _OPENMP
