@@ -877,11 +877,11 @@ ss__boundary_class_in(const ss__grid *g, const ss__mask *pred,
     return ss__fail(err, SS_ETOOBIG, "boundary: crop too large");
 
   work w = { 0 };
-  w.mp = malloc((size_t)nf);
-  w.mr = malloc((size_t)nf);
-  w.ig = ignore ? malloc((size_t)nf) : NULL;
-  w.ep = malloc((size_t)ne);
-  w.er = malloc((size_t)ne);
+  w.mp = ss__big_alloc((size_t)nf);
+  w.mr = ss__big_alloc((size_t)nf);
+  w.ig = ignore ? ss__big_alloc((size_t)nf) : NULL;
+  w.ep = ss__big_alloc((size_t)ne);
+  w.er = ss__big_alloc((size_t)ne);
   w.dist2 = ss__big_alloc((size_t)nd);
   if (!w.mp || !w.mr || (ignore && !w.ig) || !w.ep || !w.er || !w.dist2) {
     st = ss__fail(err, SS_ENOMEM, "boundary: out of memory");
