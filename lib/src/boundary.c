@@ -911,11 +911,11 @@ ss__boundary_class_in(const ss__grid *g, const ss__mask *pred,
   /* pred -> ref: distance map of the reference surface read at the
    * prediction's elements; then the other way round. */
   int64_t np = 0, nr = 0;
-  st = ss__edt_sq(w.er, ex, ey, ez, sp, w.dist2, threads, err);
+  st = ss__edt_sq_at(w.er, w.ep, ex, ey, ez, sp, w.dist2, threads, err);
   if (st == SS_OK)
     st = gather(w.ep, w.dist2, ex, ey, ez, wt, threads, &w.dp, &np, err);
   if (st == SS_OK)
-    st = ss__edt_sq(w.ep, ex, ey, ez, sp, w.dist2, threads, err);
+    st = ss__edt_sq_at(w.ep, w.er, ex, ey, ez, sp, w.dist2, threads, err);
   if (st == SS_OK)
     st = gather(w.er, w.dist2, ex, ey, ez, wt, threads, &w.dr, &nr, err);
   if (st != SS_OK)

@@ -93,6 +93,16 @@ SS_NODISCARD ss_status ss__edt_sq(const uint8_t *feature, int64_t nx,
                                   int64_t ny, int64_t nz, const double sp[3],
                                   double *out, int threads, ss_error *err);
 
+/* ss__edt_sq where only the voxels whose QUERY byte is non-zero are
+ * needed: OUT holds the same values there and is unspecified elsewhere
+ * (the last 1-D pass skips lines without a query and evaluates only at
+ * queries).  Used for surface distances. */
+SS_NODISCARD ss_status ss__edt_sq_at(const uint8_t *feature,
+                                     const uint8_t *query, int64_t nx,
+                                     int64_t ny, int64_t nz,
+                                     const double sp[3], double *out,
+                                     int threads, ss_error *err);
+
 /* One class's boundary metrics (boundary.c): crops to the union bounding
  * box of PRED and REF plus a margin, extracts surfaces per plan->surface,
  * and fills OUT (percentiles, tolerances from the plan).  IGNORE, when
