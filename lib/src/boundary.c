@@ -215,14 +215,30 @@ box_scan(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
       const int64_t off = (z * ny + y) * nx;
       int64_t first = -1, last = -1;
       int rp = 0, rr = 0;
-      for (int64_t x = x0; x < x1; x++) {
-        const int p = ss__mask_at(pred, off + x), r = ss__mask_at(ref, off + x);
-        rp |= p;
-        rr |= r;
-        if (p | r) {
-          if (first < 0)
-            first = x;
-          last = x;
+      if (pred->width == 1 && ref->width == 1) { /* the common case */
+        const uint8_t *ip = pred->idx, *ir = ref->idx;
+        for (int64_t x = x0; x < x1; x++) {
+          const int p = pred->member[ip[off + x]] != 0;
+          const int r = ref->member[ir[off + x]] != 0;
+          rp |= p;
+          rr |= r;
+          if (p | r) {
+            if (first < 0)
+              first = x;
+            last = x;
+          }
+        }
+      } else {
+        for (int64_t x = x0; x < x1; x++) {
+          const int p = ss__mask_at(pred, off + x);
+          const int r = ss__mask_at(ref, off + x);
+          rp |= p;
+          rr |= r;
+          if (p | r) {
+            if (first < 0)
+              first = x;
+            last = x;
+          }
         }
       }
       if (first >= 0) {
