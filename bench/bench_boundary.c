@@ -97,6 +97,7 @@ cmp_d(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
+/* Sorts T: afterwards t[0] is the minimum. */
 static double
 median(double *t, int n)
 {
@@ -146,8 +147,9 @@ bench_edt(int64_t nx, int64_t ny, int64_t nz, const double sp[3])
       t[r] = ss__now_ms() - t0;
     }
     const double m = median(t, RUNS);
-    printf("edt %lldx%lldx%lld  threads %d  %8.2f ms  %6.2f ns/voxel\n",
-           (long long)nx, (long long)ny, (long long)nz, th, m,
+    printf("edt %lldx%lldx%lld  threads %d  median %8.2f ms (min %8.2f)  "
+           "%6.2f ns/voxel\n",
+           (long long)nx, (long long)ny, (long long)nz, th, m, t[0],
            m * 1e6 / (double)n);
   }
   free(f);
@@ -210,10 +212,11 @@ bench_pair(const char *tag, int64_t nx, int64_t ny, int64_t nz,
                  rep->classes[c].boundary.nsd[0].value);
       ss_report_free(rep);
     }
-    const double mt = median(tt, RUNS);
-    printf("score %s (%lld voxels) threads %d: total %7.1f ms "
-           "(overlap %6.1f, boundary %6.1f)  %5.2f ns/voxel\n",
-           tag, (long long)n, th, mt, median(to, RUNS), median(tb, RUNS),
+    const double mt = median(tt, RUNS), mb = median(tb, RUNS);
+    printf("score %s (%lld voxels) threads %d: total median %7.1f ms "
+           "(min %7.1f; overlap %6.1f, boundary %6.1f, min %6.1f)  "
+           "%5.2f ns/voxel\n",
+           tag, (long long)n, th, mt, tt[0], median(to, RUNS), mb, tb[0],
            mt * 1e6 / (double)n);
   }
   ss_volume_free(p);
