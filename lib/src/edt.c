@@ -95,22 +95,25 @@ edt_pass_x(const uint8_t *feature, int64_t nx, int64_t nrows, double s2,
   for (int64_t r = 0; r < nrows; r++) {
     const uint8_t *fr = feature + r * nx;
     double *o = out + r * nx;
+    /* forward: distance in samples to the nearest feature on the left;
+     * backward: take the right one when nearer, then square in mm^2 */
     int64_t last = -1;
     for (int64_t x = 0; x < nx; x++) {
       if (fr[x])
         last = x;
       o[x] = last < 0 ? HUGE_VAL : (double)(x - last);
     }
+    if (last < 0) /* no feature in the row: all HUGE_VAL already */
+      continue;
     last = -1;
     for (int64_t x = nx - 1; x >= 0; x--) {
       if (fr[x])
         last = x;
-      if (last >= 0 && (double)(last - x) < o[x])
-        o[x] = (double)(last - x);
+      double d = o[x];
+      if (last >= 0 && (double)(last - x) < d)
+        d = (double)(last - x);
+      o[x] = d == HUGE_VAL ? HUGE_VAL : s2 * (d * d);
     }
-    for (int64_t x = 0; x < nx; x++)
-      if (o[x] != HUGE_VAL)
-        o[x] = s2 * (o[x] * o[x]);
   }
 }
 
