@@ -506,21 +506,36 @@ surfel_codes(const uint8_t *m, const uint8_t *ig, const frame *fr, bool two_d,
       const uint8_t *bq = a + px, *c = a + sz, *d = a + sz + px;
       const uint8_t *ia = ig ? ig + (k * py + j) * px : NULL;
       uint8_t *o = el + (k * ey + j) * ex;
-      for (int64_t i = 0; i < ex; i++) {
-        int code = a[i] | a[i + 1] << 1 | bq[i] << 2 | bq[i + 1] << 3;
-        if (!two_d)
-          code |= c[i] << 4 | c[i + 1] << 5 | d[i] << 6 | d[i + 1] << 7;
-        if (code == full)
-          code = 0;
-        if (code && ia) {
-          const uint8_t *ib = ia + px, *ic = ia + sz, *id = ia + sz + px;
-          int hit = ia[i] | ia[i + 1] | ib[i] | ib[i + 1];
-          if (!two_d)
-            hit |= ic[i] | ic[i + 1] | id[i] | id[i + 1];
-          if (hit)
-            code = 0;
+      /* codes first (a branch-free loop the compiler can vectorise), then
+       * the ignore rule on the few non-zero ones */
+      if (two_d) {
+#pragma omp simd
+        for (int64_t i = 0; i < ex; i++) {
+          const uint8_t code
+              = (uint8_t)(a[i] | a[i + 1] << 1 | bq[i] << 2 | bq[i + 1] << 3);
+          o[i] = code == full ? 0 : code;
         }
-        o[i] = (uint8_t)code;
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < ex; i++) {
+          const uint8_t code
+              = (uint8_t)(a[i] | a[i + 1] << 1 | bq[i] << 2 | bq[i + 1] << 3
+                          | c[i] << 4 | c[i + 1] << 5 | d[i] << 6
+                          | d[i + 1] << 7);
+          o[i] = code == full ? 0 : code;
+        }
+      }
+      if (ia == NULL)
+        continue;
+      const uint8_t *ib = ia + px, *ic = ia + sz, *id = ia + sz + px;
+      for (int64_t i = 0; i < ex; i++) {
+        if (!o[i])
+          continue;
+        int hit = ia[i] | ia[i + 1] | ib[i] | ib[i + 1];
+        if (!two_d)
+          hit |= ic[i] | ic[i + 1] | id[i] | id[i + 1];
+        if (hit)
+          o[i] = 0;
       }
     }
 }
