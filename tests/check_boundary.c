@@ -57,15 +57,38 @@ box(const tvol *v, uint8_t *m, int64_t x0, int64_t x1, int64_t y0, int64_t y1,
         m[at(v, x, y, z)] = val;
 }
 
+/* When set, run() hands the kernel uint16 index maps (label tables of
+ * more than 256 entries) instead of uint8 ones. */
+static bool wide_maps;
+
 static ss_status
 run(const tvol *v, const ss_plan *plan, bool with_ignore, ss_boundary *b)
 {
   ss__grid g = { v->nx, v->ny, v->nz, { v->sp[0], v->sp[1], v->sp[2] } };
-  ss__mask mp = { v->p, 1, member_fg }, mr = { v->r, 1, member_fg };
-  ss__mask mi = { v->r, 1, member_ig };
+  const int64_t n = v->nx * v->ny * v->nz;
+  uint16_t *wp = NULL, *wr = NULL;
+  const void *ip = v->p, *ir = v->r;
+  if (wide_maps) {
+    wp = malloc((size_t)n * sizeof *wp);
+    wr = malloc((size_t)n * sizeof *wr);
+    ck_assert_ptr_nonnull(wp);
+    ck_assert_ptr_nonnull(wr);
+    for (int64_t i = 0; i < n; i++) {
+      wp[i] = v->p[i];
+      wr[i] = v->r[i];
+    }
+    ip = wp;
+    ir = wr;
+  }
+  const int w = wide_maps ? 2 : 1;
+  ss__mask mp = { ip, w, member_fg }, mr = { ir, w, member_fg };
+  ss__mask mi = { ir, w, member_ig };
   ss_error err = { 0 };
-  return ss__boundary_class(&g, &mp, &mr, with_ignore ? &mi : NULL, plan, b,
-                            &err);
+  ss_status st = ss__boundary_class(&g, &mp, &mr, with_ignore ? &mi : NULL,
+                                    plan, b, &err);
+  free(wp);
+  free(wr);
+  return st;
 }
 
 static void
@@ -715,6 +738,16 @@ START_TEST(test_random_with_ignore_matches_brute_force)
 }
 END_TEST
 
+START_TEST(test_random_uint16_maps_match_brute_force)
+{
+  wide_maps = true;
+  random_cases(SS_SURFACE_SURFEL, false, true);
+  random_cases(SS_SURFACE_VOXEL, false, false);
+  random_cases(SS_SURFACE_SURFEL, true, false);
+  wide_maps = false;
+}
+END_TEST
+
 /*---- Axis permutation and threads ----------------------------------------*/
 
 /* Permute axes (new axis a = old axis P[a]) with the spacing: every
@@ -932,6 +965,7 @@ boundary_suite(void)
   tcase_add_test(tc, test_random_voxel_3d_matches_brute_force);
   tcase_add_test(tc, test_random_2d_matches_brute_force);
   tcase_add_test(tc, test_random_with_ignore_matches_brute_force);
+  tcase_add_test(tc, test_random_uint16_maps_match_brute_force);
   tcase_add_test(tc, test_axis_permutation_with_spacing_is_invariant);
   tcase_add_test(tc, test_threads_1_and_2_bit_identical);
   tcase_add_test(tc, test_label_boxes_and_hint_match_full_scan);

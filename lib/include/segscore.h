@@ -264,7 +264,7 @@ ss_metric ss_volume_similarity(const ss_confusion *c);
 
 /*---- Boundary metrics --------------------------------------------------*/
 
-/* Surface-distance metrics of one class, in mm (docs/metrics.md).
+/* Surface-distance metrics of one class, in mm (docs/boundary.md).
  * "pred_to_ref": from each surface element of the prediction to the
  * nearest surface element of the reference. */
 typedef struct {
