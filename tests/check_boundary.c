@@ -221,8 +221,8 @@ bf_directed(const bf_el *a, int64_t na, const bf_el *b, int64_t nb,
       double cum = 0;
       int64_t i = 0;
       for (; i < na; i++) {
-        cum += d[i].w;
-        if (cum >= p / 100.0 * o->sum_w)
+        cum += d[i].w; /* same 1e-11 relative slack as boundary.c */
+        if (cum >= p / 100.0 * o->sum_w - 1e-11 * o->sum_w)
           break;
       }
       o->pct[k] = d[i < na ? i : na - 1].d;
@@ -738,6 +738,33 @@ START_TEST(test_random_with_ignore_matches_brute_force)
 }
 END_TEST
 
+START_TEST(test_degenerate_shapes_match_brute_force)
+{
+  /* Grids one voxel thick along some axis, a prediction filling the whole
+   * grid (surfaces on the volume border only), thin lines; strong
+   * anisotropy. */
+  static const int64_t dims[][3] = { { 1, 7, 6 }, { 7, 1, 6 }, { 1, 1, 9 },
+                                     { 5, 4, 1 }, { 9, 1, 1 }, { 6, 6, 2 } };
+  const double pct[3] = { 95, 50, 5 }, tol[2] = { 0.5, 3 };
+  for (size_t d = 0; d < sizeof dims / sizeof *dims; d++)
+    for (int mode = 0; mode < 2; mode++)
+      for (int fill = 0; fill < 2; fill++) {
+        tvol v = tvol_new(dims[d][0], dims[d][1], dims[d][2], 0.3, 4.0, 1.7);
+        const int64_t n = v.nx * v.ny * v.nz;
+        for (int64_t i = 0; i < n; i++) {
+          v.p[i] = fill ? 1 : rnd() < 0.5;
+          v.r[i] = rnd() < 0.4;
+        }
+        v.r[0] = 1; /* never empty */
+        v.p[n - 1] = 1;
+        ss_plan plan;
+        plan_with(&plan, (ss_surface_mode)mode, 3, pct, 2, tol);
+        check_brute(&v, &plan, false);
+        tvol_free(&v);
+      }
+}
+END_TEST
+
 START_TEST(test_random_uint16_maps_match_brute_force)
 {
   wide_maps = true;
@@ -966,6 +993,7 @@ boundary_suite(void)
   tcase_add_test(tc, test_random_2d_matches_brute_force);
   tcase_add_test(tc, test_random_with_ignore_matches_brute_force);
   tcase_add_test(tc, test_random_uint16_maps_match_brute_force);
+  tcase_add_test(tc, test_degenerate_shapes_match_brute_force);
   tcase_add_test(tc, test_axis_permutation_with_spacing_is_invariant);
   tcase_add_test(tc, test_threads_1_and_2_bit_identical);
   tcase_add_test(tc, test_label_boxes_and_hint_match_full_scan);

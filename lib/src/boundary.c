@@ -656,14 +656,22 @@ pick(uint64_t *s, int64_t lo, int64_t hi)
   return lo + (int64_t)(*s % (uint64_t)(hi - lo));
 }
 
-/* Weighted selection: the smallest distance whose cumulative weight
- * (over elements sorted by distance) reaches T.  Quickselect on weights,
- * expected linear time; the input order is permuted. */
+/* Relative slack of the weighted percentile: the cumulative weight
+ * "reaches" the target when it is within SS_PCT_SLACK * total of it, so a
+ * cumulative weight equal to the target in exact arithmetic counts
+ * whatever the rounding of the sums (e.g. p = 50 on a symmetric shape). */
+#define SS_PCT_SLACK 1e-11
+
+/* Weighted selection: the smallest distance whose cumulative weight (over
+ * the elements sorted by distance) reaches T - SLACK.  Quickselect with
+ * three-way partitions, expected linear time; the input order is
+ * permuted. */
 static double
-select_weighted(dist_w *a, int64_t n, double t)
+select_weighted(dist_w *a, int64_t n, double t, double slack)
 {
   uint64_t seed = 0x9e3779b97f4a7c15u;
   int64_t lo = 0, hi = n;
+  double below = 0; /* weight of the elements left of lo */
   for (;;) {
     if (hi - lo == 1)
       return a[lo].d;
@@ -671,12 +679,12 @@ select_weighted(dist_w *a, int64_t n, double t)
     int64_t lt, gt;
     double wl, we;
     partition3(a, lo, hi, p, &lt, &gt, &wl, &we);
-    if (lt > lo && wl >= t)
+    if (lt > lo && below + wl >= t - slack)
       hi = lt;
-    else if (wl + we >= t || gt == hi) /* gt == hi: rounding left T out */
-      return p;
+    else if (below + wl + we >= t - slack || gt == hi)
+      return p; /* gt == hi: nothing larger is left */
     else {
-      t -= wl + we;
+      below += wl + we;
       lo = gt;
     }
   }
@@ -752,7 +760,8 @@ summarise(dist_w *a, int64_t n, const ss_plan *plan, bool weighted, directed *s)
     if (p >= 100)
       s->pct[k] = s->max;
     else if (weighted)
-      s->pct[k] = select_weighted(a, n, p / 100.0 * s->sum_w);
+      s->pct[k] = select_weighted(a, n, p / 100.0 * s->sum_w,
+                                  SS_PCT_SLACK * s->sum_w);
     else
       s->pct[k] = percentile_linear(a, n, p);
   }
