@@ -735,6 +735,8 @@ START_TEST(test_random_with_ignore_matches_brute_force)
 {
   random_cases(SS_SURFACE_SURFEL, false, true);
   random_cases(SS_SURFACE_VOXEL, false, true);
+  random_cases(SS_SURFACE_SURFEL, true, true);
+  random_cases(SS_SURFACE_VOXEL, true, true);
 }
 END_TEST
 
