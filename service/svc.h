@@ -66,7 +66,7 @@ struct svc_route;
 typedef struct svc_conn {
   const struct svc_route *route;
   struct MHD_Connection *mhd;
-  const char *method;
+  char method[16]; /* copied: logged after MHD is done */
   char request_id[SVC_RID_MAX];
   double t0_ms; /* monotonic, first call */
   int status;   /* HTTP status queued (0 = none yet) */

@@ -204,7 +204,7 @@ svc_dispatch(void *cls, struct MHD_Connection *conn, const char *url,
     if (c == NULL)
       return MHD_NO;
     c->mhd = conn;
-    c->method = method;
+    snprintf(c->method, sizeof c->method, "%s", method);
     c->t0_ms = svc_now_ms();
     request_id_set(c);
     *con_cls = c;
