@@ -478,6 +478,7 @@ drain(const sigset_t *sigs)
 int
 main(int argc, char **argv)
 {
+  json_object_seed(0); /* before the first JSON object (the logs) */
   int mode = config_load(&svc.cfg, argc, argv);
   if (mode < 0)
     return 2;
@@ -507,8 +508,7 @@ main(int argc, char **argv)
     }
   }
 
-  /* Before any thread: jansson's hash seed, OpenMP nesting, signals. */
-  json_object_seed(0);
+  /* Before any thread: OpenMP nesting, signals. */
 #ifdef _OPENMP
   omp_set_max_active_levels(1);
 #endif
