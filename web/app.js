@@ -83,11 +83,11 @@
     return 'Class ' + cls.label;
   }
 
+  /* Scores to 4 decimals, mm to 2, mm³ to 1, counts whole. */
   function fmt(v, kind) {
     if (typeof v !== 'number') return String(v);
-    if (Number.isInteger(v)) return v.toLocaleString('en-US');
-    const digits = kind === 'mm' ? 2 : kind === 'mm3' ? 1 : 4;
-    return v.toFixed(digits);
+    if (kind === 'count') return v.toLocaleString('en-US');
+    return v.toFixed(kind === 'mm' ? 2 : kind === 'mm3' ? 1 : 4);
   }
 
   function numKey(k) { return Number(k); }
@@ -265,6 +265,7 @@
         'Check that segscored is running and that the files are not larger than ' +
         'its upload limit.');
     };
+    $('results').hidden = true; /* never show a report next to other files */
     setBusy(true);
     setProgress(0, 'Uploading 0%');
     xhr.send(form);
@@ -294,7 +295,7 @@
       (i.channels > 1 ? ' (' + i.channels + ' channels)' : ''));
     const c = r.conventions || {};
     if (c.surface) bits.push(c.surface + ' surfaces');
-    if (r.timing_ms && typeof r.timing_ms.total === 'number')
+    if (r.timing_ms && typeof r.timing_ms.total === 'number' && r.timing_ms.total >= 1)
       bits.push('scored in ' + r.timing_ms.total.toFixed(0) + ' ms');
     $('result-summary').textContent = bits.join(' \u00b7 ');
   }
@@ -317,8 +318,8 @@
       for (const t of Object.keys(get(c, 'boundary.nsd') || {})) taus.add(t);
     for (const t of [...taus].sort((a, b) => numKey(a) - numKey(b)))
       cols.push({ key: 'boundary.nsd.' + t, label: 'NSD ' + t + ' mm' });
-    cols.push({ key: 'counts.pred_volume_mm3', label: 'Pred. volume (mm\u00b3)', kind: 'mm3' });
-    cols.push({ key: 'counts.ref_volume_mm3', label: 'Ref. volume (mm\u00b3)', kind: 'mm3' });
+    cols.push({ key: 'counts.pred_volume_mm3', label: 'Vol. pred. (mm\u00b3)', kind: 'mm3' });
+    cols.push({ key: 'counts.ref_volume_mm3', label: 'Vol. ref. (mm\u00b3)', kind: 'mm3' });
     return cols.filter((col) => cls.some((c) => get(c, col.key) !== undefined));
   }
 
@@ -367,8 +368,10 @@
     };
   }
 
+  /* Header cells; a leading "|" marks a left-aligned text column. */
   function headRow(labels) {
-    return el('thead', {}, el('tr', {}, ...labels.map((l) => el('th', { text: l }))));
+    return el('thead', {}, el('tr', {}, ...labels.map((l) => l.startsWith('|')
+      ? el('th', { class: 'text', text: l.slice(1) }) : el('th', { text: l }))));
   }
 
   function renderClassTable(r, cls) {
@@ -379,11 +382,11 @@
     for (const c of cls) {
       const tr = el('tr', { 'data-label': String(c.label !== undefined ? c.label : c.region) });
       tr.append(el('td', { text: className(c) }));
-      tr.append(el('td', { class: 'status', text: STATUS_WORDS[c.status] || c.status || '' }));
+      tr.append(el('td', { class: 'text', text: STATUS_WORDS[c.status] || c.status || '' }));
       for (const col of cols) tr.append(metricCell(c, col.key, col.kind, notes, col.label));
       body.append(tr);
     }
-    table.replaceChildren(headRow(['Class', 'Status', ...cols.map((c) => c.label +
+    table.replaceChildren(headRow(['Class', '|Status', ...cols.map((c) => c.label +
       (c.kind === 'mm' ? ' (mm)' : ''))]), body);
     notes.render($('undefined-notes'));
   }
@@ -447,6 +450,7 @@
       body.append(el('tr', {}, el('td', { text: className(c) }),
         ...cols.map((col) => metricCell(c, col.key, col.kind, notes, col.label))));
     $('prob-table').replaceChildren(headRow(['Class', ...cols.map((c) => c.label)]), body);
+    notes.render($('prob-notes'));
 
     const pr = withProb.filter((c) => c.tradeoffs.pr_curve);
     $('sec-pr').hidden = pr.length === 0;
@@ -547,19 +551,24 @@
     return cells;
   }
 
-  /* 0 -> pale, 1 -> deep blue; null -> grey. */
-  function heat(v) {
+  /* Position of V in the range of the grid's values (a flat grid: 1). */
+  function heatT(v, lo, hi) {
+    return hi > lo ? Math.max(0, Math.min(1, (v - lo) / (hi - lo))) : 1;
+  }
+
+  /* Lowest value shown -> pale, highest -> deep blue; null -> grey. */
+  function heat(v, lo, hi) {
     if (typeof v !== 'number') return '#e4e6ea';
-    const t = Math.max(0, Math.min(1, v));
-    const lo = [240, 244, 250], hi = [22, 58, 130];
-    const c = lo.map((l, i) => Math.round(l + (hi[i] - l) * t));
+    const t = 0.1 + 0.9 * heatT(v, lo, hi);
+    const pale = [240, 244, 250], deep = [22, 58, 130];
+    const c = pale.map((p, i) => Math.round(p + (deep[i] - p) * t));
     return 'rgb(' + c.join(',') + ')';
   }
 
   /* Writes each cell's value in it (Chart.js draws, this only labels). */
   const cellLabels = {
     id: 'segscoreCellLabels',
-    afterDatasetsDraw(chart) {
+    afterDatasetsDraw(chart, args, opts) {
       const ctx = chart.ctx;
       const meta = chart.getDatasetMeta(0);
       ctx.save();
@@ -569,7 +578,8 @@
       meta.data.forEach((elem, i) => {
         const d = chart.data.datasets[0].data[i];
         const p = elem.getCenterPoint();
-        ctx.fillStyle = typeof d.v === 'number' && d.v > 0.55 ? '#fff' : '#1d2330';
+        ctx.fillStyle = typeof d.v === 'number' && heatT(d.v, opts.lo, opts.hi) > 0.45
+          ? '#fff' : '#1d2330';
         ctx.fillText(typeof d.v === 'number' ? d.v.toFixed(3) : 'n/a', p.x, p.y);
       });
       ctx.restore();
@@ -583,13 +593,18 @@
     if (!rows.length) return;
     const xs = cls.filter((c) => c.tradeoffs).map(className);
     $('grid-box').style.height = Math.max(160, 44 + 30 * rows.length) + 'px';
+    const cells = gridCells(cls);
+    const vals = cells.map((c) => c.v).filter((v) => typeof v === 'number');
+    const lo = vals.length ? Math.min(...vals) : 0, hi = vals.length ? Math.max(...vals) : 1;
+    $('grid-range').textContent = vals.length ? 'Colours span ' + lo.toFixed(3) + ' (pale) to ' +
+      hi.toFixed(3) + ' (dark).' : '';
     newChart('chart-grid', {
       type: 'matrix',
       data: {
         datasets: [{
           label: 'score',
-          data: gridCells(cls),
-          backgroundColor: (ctx) => heat(ctx.raw && ctx.raw.v),
+          data: cells,
+          backgroundColor: (ctx) => heat(ctx.raw && ctx.raw.v, lo, hi),
           borderColor: '#ffffff',
           borderWidth: 1,
           width: ({ chart }) => ((chart.chartArea || {}).width || 0) / xs.length - 1,
@@ -599,6 +614,7 @@
       options: {
         plugins: {
           legend: { display: false },
+          segscoreCellLabels: { lo, hi },
           tooltip: { callbacks: {
             title: (items) => items[0].raw.x,
             label: (item) => item.raw.y + ': ' +
@@ -608,7 +624,9 @@
         scales: {
           x: { type: 'category', labels: xs, offset: true, grid: { display: false },
             position: 'top' },
-          y: { type: 'category', labels: rows, offset: true, grid: { display: false } },
+          /* the matrix chart draws the last category on top */
+          y: { type: 'category', labels: rows.slice().reverse(), offset: true,
+            grid: { display: false } },
         },
       },
       plugins: [cellLabels],
@@ -622,16 +640,16 @@
     $('sec-lesions').hidden = withL.length === 0;
     if (!withL.length) return;
     const cols = [
-      { key: 'lesions.n_reference', label: 'Reference lesions' },
-      { key: 'lesions.n_prediction', label: 'Predicted lesions' },
-      { key: 'lesions.tp', label: 'Detected (TP)' },
-      { key: 'lesions.fp', label: 'False (FP)' },
-      { key: 'lesions.fn', label: 'Missed (FN)' },
-      { key: 'lesions.precision', label: 'Lesion precision' },
-      { key: 'lesions.recall', label: 'Lesion recall' },
-      { key: 'lesions.f1', label: 'Lesion F1' },
-      { key: 'lesions.lesion_dice', label: 'Mean lesion Dice' },
-      { key: 'lesions.lesion_hd95', label: 'Mean lesion HD95', kind: 'mm' },
+      { key: 'lesions.n_reference', label: 'In reference', kind: 'count' },
+      { key: 'lesions.n_prediction', label: 'In prediction', kind: 'count' },
+      { key: 'lesions.tp', label: 'Found (TP)', kind: 'count' },
+      { key: 'lesions.fp', label: 'Extra (FP)', kind: 'count' },
+      { key: 'lesions.fn', label: 'Missed (FN)', kind: 'count' },
+      { key: 'lesions.precision', label: 'Precision' },
+      { key: 'lesions.recall', label: 'Recall' },
+      { key: 'lesions.f1', label: 'F1' },
+      { key: 'lesions.lesion_dice', label: 'Mean Dice' },
+      { key: 'lesions.lesion_hd95', label: 'Mean HD95', kind: 'mm' },
     ].filter((col) => withL.some((c) => get(c, col.key) !== undefined));
     const notes = makeNotes();
     const body = el('tbody');
@@ -640,6 +658,7 @@
         ...cols.map((col) => metricCell(c, col.key, col.kind, notes, col.label))));
     $('lesion-table').replaceChildren(headRow(['Class', ...cols.map((c) => c.label +
       (c.kind === 'mm' ? ' (mm)' : ''))]), body);
+    notes.render($('lesion-notes'));
   }
 
   function renderRaters(r, cls) {

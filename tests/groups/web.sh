@@ -1,0 +1,114 @@
+#!/bin/bash
+# Web page tests: a real segscored on a free loopback port, the page driven
+# in headless Chromium (Debian's chromium) by playwright-core from
+# web/package-lock.json.  Upload two generated NIfTI files; the table equals
+# the API's report for the same files; charts are drawn; a bad file and a
+# missing token give readable messages.  Screenshots: tests/out/web/*.png.
+# SPDX-License-Identifier: MIT
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${SEGSCORE_BUILD:-build}
+PY=/usr/bin/python3
+OUT=tests/out/web
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+export CHROMIUM
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+passes=0
+fails=0
+ok() { passes=$((passes + 1)); echo "ok - $1"; }
+no() { fails=$((fails + 1)); echo "not ok - $1"; }
+
+[ -x "$BUILD/segscored" ] || { echo "web: $BUILD/segscored not built"; exit 1; }
+
+# Test-only dependencies: Debian's chromium and Node.js with npm.
+need=""
+[ -x "$CHROMIUM" ] || need="$need chromium"
+command -v node >/dev/null && command -v npm >/dev/null || need="$need nodejs npm"
+if [ -n "$need" ] && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need \
+    >/dev/null 2>&1
+fi
+[ -x "$CHROMIUM" ] || { echo "web: $CHROMIUM missing (apt-get install chromium)"; exit 1; }
+command -v npm >/dev/null || { echo "web: npm missing (apt-get install nodejs npm)"; exit 1; }
+
+# playwright-core (and the charting packages) at the locked versions.
+if [ ! -f web/node_modules/playwright-core/package.json ] ||
+   [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  (cd web && npm ci --ignore-scripts --no-audit --no-fund >/dev/null 2>"../$OUT/npm.log") \
+    || { echo "web: npm ci failed (see $OUT/npm.log)"; exit 1; }
+fi
+if scripts/web-vendor --check; then
+  ok "web/vendor/ equals the packages pinned in web/package-lock.json"
+else
+  no "web/vendor/ equals the packages pinned in web/package-lock.json"
+fi
+
+D="$OUT/data"
+$PY tests/web/gen_data.py "$D" || { echo "web: cannot make test data"; exit 1; }
+TOKEN=web-test-token-$$
+printf '%s\n' "$TOKEN" >"$OUT/tokens"
+
+LOG="$OUT/segscored.log"
+"$BUILD/segscored" --listen 127.0.0.1:0 --token-file "$OUT/tokens" 2>"$LOG" &
+DPID=$!
+port=
+for i in $(seq 100); do
+  port=$(grep -o '"msg":"listening"[^}]*"port":[0-9]*' "$LOG" 2>/dev/null | grep -o '[0-9]*$' | head -1)
+  [ -n "$port" ] && break
+  kill -0 "$DPID" 2>/dev/null || break
+  sleep 0.1
+done
+stop() {
+  kill -TERM "$DPID" 2>/dev/null
+  for i in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$DPID" 2>/dev/null
+  wait "$DPID" 2>/dev/null
+}
+[ -n "$port" ] || { echo "web: segscored did not start"; cat "$LOG"; stop; exit 1; }
+B="http://127.0.0.1:$port"
+
+# The API's own answers for the files the browser will send.
+AUTH="Authorization: Bearer $TOKEN"
+code=$(curl -s --max-time 60 -o "$OUT/api.json" -w '%{http_code}' -H "$AUTH" \
+  -F "prediction=@$D/pred.nii.gz" -F "reference=@$D/ref.nii.gz" "$B/v1/score")
+[ "$code" = 200 ] && ok "API scores the pair (200)" || no "API scores the pair (got $code)"
+code=$(curl -s --max-time 60 -o "$OUT/api-bad.json" -w '%{http_code}' -H "$AUTH" \
+  -F "prediction=@$D/not-nifti.nii.gz" -F "reference=@$D/ref.nii.gz" "$B/v1/score")
+[ "${code:0:1}" = 4 ] && ok "API rejects the bad file ($code)" || no "API rejects the bad file (got $code)"
+
+# Headers of the page and an asset: type, CSP, caching, revalidation.
+curl -s -D "$OUT/index.hdr" -o "$OUT/index.html" "$B/"
+hdr() { grep -i "^$1:" "$OUT/$2" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+[ "$(hdr content-type index.hdr)" = "text/html; charset=utf-8" ] \
+  && ok "GET /: text/html" || no "GET /: text/html"
+csp=$(hdr content-security-policy index.hdr)
+case "$csp" in
+  *"default-src 'none'"*"script-src 'self'"*) ok "GET /: strict CSP" ;;
+  *) no "GET /: strict CSP ($csp)" ;;
+esac
+etag=$(curl -s -D - -o /dev/null "$B/ui/chart.umd.min.js" | grep -i '^etag:' | cut -d' ' -f2 | tr -d '\r')
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$B/ui/chart.umd.min.js")
+[ -n "$etag" ] && [ "$code" = 304 ] && ok "assets revalidate by ETag (304)" \
+  || no "assets revalidate by ETag (etag '$etag', got $code)"
+curl -s -o "$OUT/chart.js" "$B/ui/chart.umd.min.js"
+cmp -s "$OUT/chart.js" web/vendor/chart.umd.min.js && ok "GET /ui/chart.umd.min.js serves the vendored file" \
+  || no "GET /ui/chart.umd.min.js serves the vendored file"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$B/ui/missing.js")
+[ "$code" = 404 ] && ok "unknown asset: 404" || no "unknown asset: 404 (got $code)"
+
+# The browser part.
+if timeout 90 node tests/web/e2e.mjs "$B" "$D" "$OUT" "$TOKEN" >"$OUT/e2e.log" 2>&1; then
+  rc=0
+else
+  rc=1
+fi
+cat "$OUT/e2e.log"
+passes=$((passes + $(grep -c '^ok - ' "$OUT/e2e.log")))
+fails=$((fails + $(grep -c '^not ok - ' "$OUT/e2e.log")))
+[ $rc -ne 0 ] && [ "$(grep -c '^not ok - ' "$OUT/e2e.log")" = 0 ] && no "browser test exited non-zero"
+
+stop
+echo "web: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
