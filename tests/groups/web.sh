@@ -51,7 +51,10 @@ TOKEN=web-test-token-$$
 printf '%s\n' "$TOKEN" >"$OUT/tokens"
 
 LOG="$OUT/segscored.log"
-"$BUILD/segscored" --listen 127.0.0.1:0 --token-file "$OUT/tokens" 2>"$LOG" &
+# The job delay (test-only flag) keeps "Scoring..." on screen long enough
+# to be seen.
+"$BUILD/segscored" --listen 127.0.0.1:0 --token-file "$OUT/tokens" \
+  --test-job-delay-ms 200 2>"$LOG" &
 DPID=$!
 port=
 for i in $(seq 100); do

@@ -125,6 +125,12 @@ async function main() {
   page.on('request', (r) => { if (!r.url().startsWith(base) && !/^(data|blob):/.test(r.url()))
     offOrigin.push(r.url()); });
   await page.addInitScript(() => {
+    window.__progress = [];
+    document.addEventListener('DOMContentLoaded', () => {
+      const t = document.getElementById('progress-text');
+      new MutationObserver(() => window.__progress.push(t.textContent))
+        .observe(t, { childList: true, characterData: true, subtree: true });
+    });
     window.__csp = [];
     document.addEventListener('securitypolicyviolation',
       (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
@@ -142,8 +148,22 @@ async function main() {
     await page.evaluate(() => !!(window.Chart && Chart.registry.getController('matrix'))));
 
   // 1. Without the token the server refuses; the page says so in words.
+  //    The reference arrives by drag and drop, the prediction by the picker.
   await page.setInputFiles('#prediction', path.join(data, 'pred.nii.gz'));
-  await page.setInputFiles('#reference', path.join(data, 'ref.nii.gz'));
+  const refBytes = fs.readFileSync(path.join(data, 'ref.nii.gz')).toString('base64');
+  const dropped = await page.evaluate((b64) => {
+    const bin = atob(b64);
+    const u8 = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+    const dt = new DataTransfer();
+    dt.items.add(new File([u8], 'ref.nii.gz', { type: 'application/gzip' }));
+    document.getElementById('drop-reference').dispatchEvent(
+      new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    const f = document.getElementById('reference').files[0];
+    return f ? f.name + ' ' + f.size : 'nothing';
+  }, refBytes);
+  check('a dropped file lands in its field', dropped === 'ref.nii.gz ' +
+    fs.statSync(path.join(data, 'ref.nii.gz')).size, dropped);
   await page.click('#score');
   await page.waitForSelector('#error:not([hidden])', { timeout: 20000 });
   const authText = await page.textContent('#error');
@@ -155,6 +175,10 @@ async function main() {
   await page.click('#score');
   await page.waitForSelector('#results:not([hidden])', { timeout: 30000 });
   check('error box cleared after success', await page.isHidden('#error'));
+  const progress = await page.evaluate(() => window.__progress);
+  check('progress shown while uploading and scoring, hidden after',
+    progress.some((t) => /^Uploading \d+%$/.test(t)) && progress.includes('Scoring\u2026') &&
+    await page.isHidden('#progress'), progress.join(' | '));
 
   const cells = await page.$$eval('#class-table tbody tr', (trs) => trs.map((tr) => ({
     label: tr.getAttribute('data-label'),
