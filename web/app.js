@@ -78,6 +78,18 @@
     return e;
   }
 
+  /* A table row for a class, named for the tests by label or region. */
+  function classRow(c) {
+    return el('tr', { 'data-label': String(c.label !== undefined ? c.label : c.region) },
+      el('td', { text: className(c) }));
+  }
+
+  function metricRow(c, cols, notes) {
+    const tr = classRow(c);
+    for (const col of cols) tr.append(metricCell(c, col.key, col.kind, notes, col.label));
+    return tr;
+  }
+
   function className(cls) {
     if (cls.region !== undefined) return String(cls.region);
     return 'Class ' + cls.label;
@@ -380,8 +392,7 @@
     const table = $('class-table');
     const body = el('tbody');
     for (const c of cls) {
-      const tr = el('tr', { 'data-label': String(c.label !== undefined ? c.label : c.region) });
-      tr.append(el('td', { text: className(c) }));
+      const tr = classRow(c);
       tr.append(el('td', { class: 'text', text: STATUS_WORDS[c.status] || c.status || '' }));
       for (const col of cols) tr.append(metricCell(c, col.key, col.kind, notes, col.label));
       body.append(tr);
@@ -446,9 +457,7 @@
     ].filter((col) => withProb.some((c) => get(c, col.key) !== undefined));
     const notes = makeNotes();
     const body = el('tbody');
-    for (const c of withProb)
-      body.append(el('tr', {}, el('td', { text: className(c) }),
-        ...cols.map((col) => metricCell(c, col.key, col.kind, notes, col.label))));
+    for (const c of withProb) body.append(metricRow(c, cols, notes));
     $('prob-table').replaceChildren(headRow(['Class', ...cols.map((c) => c.label)]), body);
     notes.render($('prob-notes'));
 
@@ -653,9 +662,7 @@
     ].filter((col) => withL.some((c) => get(c, col.key) !== undefined));
     const notes = makeNotes();
     const body = el('tbody');
-    for (const c of withL)
-      body.append(el('tr', {}, el('td', { text: className(c) }),
-        ...cols.map((col) => metricCell(c, col.key, col.kind, notes, col.label))));
+    for (const c of withL) body.append(metricRow(c, cols, notes));
     $('lesion-table').replaceChildren(headRow(['Class', ...cols.map((c) => c.label +
       (c.kind === 'mm' ? ' (mm)' : ''))]), body);
     notes.render($('lesion-notes'));
@@ -674,7 +681,7 @@
     const notes = makeNotes();
     const body = el('tbody');
     cls.forEach((c, i) => {
-      const tr = el('tr', {}, el('td', { text: className(c) }));
+      const tr = classRow(c);
       tr.append(metricCell(c, 'overlap.dice', null, notes, 'Dice'));
       for (const rt of raters) {
         const rc = (rt.classes || []).find((x) => x.label === c.label && x.region === c.region);

@@ -81,6 +81,23 @@ code=$(curl -s --max-time 60 -o "$OUT/api-bad.json" -w '%{http_code}' -H "$AUTH"
   -F "prediction=@$D/not-nifti.nii.gz" -F "reference=@$D/ref.nii.gz" "$B/v1/score")
 [ "${code:0:1}" = 4 ] && ok "API rejects the bad file ($code)" || no "API rejects the bad file (got $code)"
 
+# Lesions and several raters, when this build has them (other branches).
+code=$(curl -s --max-time 60 -o "$OUT/api-lesions.json" -w '%{http_code}' -H "$AUTH" \
+  -F "prediction=@$D/pred.nii.gz" -F "reference=@$D/ref.nii.gz" \
+  -F 'options={"metrics":["overlap","boundary","lesions"]}' "$B/v1/score")
+has() { $PY -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if $2 else 1)" "$1"; }
+if [ "$code" != 200 ] || ! has "$OUT/api-lesions.json" "'lesions' in r['classes'][0]"; then
+  rm -f "$OUT/api-lesions.json"
+  echo "# no lesions in this build ($code)"
+fi
+code=$(curl -s --max-time 60 -o "$OUT/api-raters.json" -w '%{http_code}' -H "$AUTH" \
+  -F "prediction=@$D/pred.nii.gz" -F "reference=@$D/ref.nii.gz" \
+  -F "reference=@$D/ref2.nii.gz" "$B/v1/score")
+if [ "$code" != 200 ] || ! has "$OUT/api-raters.json" "'raters' in r"; then
+  rm -f "$OUT/api-raters.json"
+  echo "# no multi-rater reports in this build ($code)"
+fi
+
 # Headers of the page and an asset: type, CSP, caching, revalidation.
 curl -s -D "$OUT/index.hdr" -o "$OUT/index.html" "$B/"
 hdr() { grep -i "^$1:" "$OUT/$2" | head -1 | cut -d' ' -f2- | tr -d '\r'; }

@@ -44,6 +44,46 @@ function get(obj, keyPath) {
   return o;
 }
 
+/* Every cell with a data-key in TABLE's rows against the API report: the
+ * raw value exactly, the shown text within its rounding, and for a null
+ * the reason the report gives. */
+async function compareCells(page, table, report) {
+  const rows = await page.$$eval(table + ' tbody tr', (trs) => trs.map((tr) => ({
+    label: tr.getAttribute('data-label'),
+    cells: [...tr.querySelectorAll('td[data-key]')].map((td) => ({
+      key: td.getAttribute('data-key'), value: td.getAttribute('data-value'),
+      reason: td.getAttribute('data-reason'), text: td.textContent })),
+  })));
+  let compared = 0;
+  const mismatches = [];
+  for (const row of rows) {
+    const c = report.classes.find((x) => String(x.label) === row.label);
+    if (!c) { mismatches.push('no class ' + row.label); continue; }
+    for (const cell of row.cells) {
+      const want = get(c, cell.key);
+      compared++;
+      if (want === null) {
+        const inner = cell.key.replace(/^(overlap|boundary|counts)\./, '');
+        const why = c.undefined[cell.key] || c.undefined[inner];
+        if (cell.value !== 'null' || cell.reason !== why)
+          mismatches.push(row.label + ' ' + cell.key + ' should be undefined (' + why + ')');
+        continue;
+      }
+      const shown = Number(cell.text.replace(/,/g, ''));
+      const decimals = (cell.text.split('.')[1] || '').length;
+      if (Number(cell.value) !== want || Math.abs(shown - want) > 0.5 * 10 ** -decimals + 1e-12)
+        mismatches.push(row.label + ' ' + cell.key + ': page ' + cell.value + ' / "' +
+          cell.text + '", API ' + want);
+    }
+  }
+  return { compared, mismatches };
+}
+
+function readIf(name) {
+  const f = path.join(out, name);
+  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : null;
+}
+
 /* Pixels of a canvas that are not fully transparent. */
 async function inkedPixels(page, id) {
   return page.evaluate((cid) => {
@@ -180,37 +220,13 @@ async function main() {
     progress.some((t) => /^Uploading \d+%$/.test(t)) && progress.includes('Scoring\u2026') &&
     await page.isHidden('#progress'), progress.join(' | '));
 
-  const cells = await page.$$eval('#class-table tbody tr', (trs) => trs.map((tr) => ({
-    label: tr.getAttribute('data-label'),
-    cells: [...tr.querySelectorAll('td[data-key]')].map((td) => ({
-      key: td.getAttribute('data-key'), value: td.getAttribute('data-value'),
-      reason: td.getAttribute('data-reason'), text: td.textContent })),
-  })));
-  check('one table row per class of the API report', cells.length === api.classes.length,
-    cells.length + ' vs ' + api.classes.length);
-  let compared = 0, mismatches = [];
-  for (const row of cells) {
-    const c = api.classes.find((x) => String(x.label) === row.label);
-    if (!c) { mismatches.push('no class ' + row.label); continue; }
-    for (const cell of row.cells) {
-      const want = get(c, cell.key);
-      compared++;
-      if (want === null) {
-        const inner = cell.key.replace(/^(overlap|boundary|counts)\./, '');
-        const why = c.undefined[cell.key] || c.undefined[inner];
-        if (cell.value !== 'null' || cell.reason !== why)
-          mismatches.push(row.label + ' ' + cell.key + ' should be undefined (' + why + ')');
-        continue;
-      }
-      const shown = Number(cell.text.replace(/,/g, ''));
-      const decimals = (cell.text.split('.')[1] || '').length;
-      if (Number(cell.value) !== want || Math.abs(shown - want) > 0.5 * 10 ** -decimals + 1e-12)
-        mismatches.push(row.label + ' ' + cell.key + ': page ' + cell.value + ' / "' +
-          cell.text + '", API ' + want);
-    }
-  }
-  check('table values equal the API report (' + compared + ' cells)',
-    compared >= 3 * api.classes.length && mismatches.length === 0, mismatches.join('; '));
+  const nrows = (await page.$$('#class-table tbody tr')).length;
+  check('one table row per class of the API report', nrows === api.classes.length,
+    nrows + ' vs ' + api.classes.length);
+  const cmp = await compareCells(page, '#class-table', api);
+  check('table values equal the API report (' + cmp.compared + ' cells)',
+    cmp.compared >= 3 * api.classes.length && cmp.mismatches.length === 0,
+    cmp.mismatches.join('; '));
 
   const undefKeys = api.classes.flatMap((c) => Object.values(c.undefined || {}));
   if (undefKeys.length) {
@@ -245,6 +261,42 @@ async function main() {
   const stored = await page.evaluate(() => JSON.stringify(localStorage) +
     JSON.stringify(sessionStorage) + document.cookie);
   check('token not stored by the page', !stored.includes(token));
+
+  // 2b. Lesions and a second rater, when the daemon was built with them.
+  const apiLesions = readIf('api-lesions.json');
+  if (apiLesions) {
+    await page.check('#m-lesions');
+    await page.click('#score');
+    await page.waitForSelector('#sec-lesions:not([hidden])', { timeout: 30000 });
+    const lc = await compareCells(page, '#lesion-table', apiLesions);
+    check('lesion table equals the API report (' + lc.compared + ' cells)',
+      lc.compared >= 5 * apiLesions.classes.length && lc.mismatches.length === 0,
+      lc.mismatches.join('; '));
+    await page.uncheck('#m-lesions');
+  } else {
+    console.log('# skip: no lesions in this build');
+  }
+  const apiRaters = readIf('api-raters.json');
+  if (apiRaters) {
+    await page.setInputFiles('#raters', path.join(data, 'ref2.nii.gz'));
+    await page.click('#score');
+    await page.waitForSelector('#sec-raters:not([hidden])', { timeout: 30000 });
+    const got = await page.$$eval('#rater-table tbody tr', (trs) => trs.map((tr) =>
+      [...tr.querySelectorAll('td[data-key]')].map((td) => td.getAttribute('data-value'))));
+    const want = apiRaters.classes.map((c) => [c.overlap.dice, ...apiRaters.raters.map((r) =>
+      r.classes.find((x) => x.label === c.label).overlap.dice)].map((v) =>
+      v === null ? 'null' : String(v)));
+    check('rater table equals the API report (consensus and each reference)',
+      JSON.stringify(got) === JSON.stringify(want), JSON.stringify(got) + ' vs ' +
+      JSON.stringify(want));
+    const cc = await compareCells(page, '#class-table', apiRaters);
+    check('with two raters the class table equals the API report',
+      cc.mismatches.length === 0, cc.mismatches.join('; '));
+    await page.screenshot({ path: path.join(out, 'web-raters.png'), fullPage: true });
+    await page.setInputFiles('#raters', []);
+  } else {
+    console.log('# skip: no multi-rater reports in this build');
+  }
 
   // 3. A file that is not NIfTI: the problem's title and detail, in words.
   await page.setInputFiles('#prediction', path.join(data, 'not-nifti.nii.gz'));

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Inputs for the web page's end-to-end test: a prediction and a reference
 label map with three organs (the third missing from the prediction, so its
-distances are undefined and the page must say why), and a file that is not
-NIfTI.  Usage: gen_data.py OUTDIR.  SPDX-License-Identifier: MIT"""
+distances are undefined and the page must say why), a second rater, and a
+file that is not NIfTI.  Usage: gen_data.py OUTDIR.  SPDX-License-Identifier: MIT"""
 import os
 import sys
 
@@ -30,7 +30,10 @@ def main():
     pred = balls(shape, sp, [(1, (16, 20, 10), 9.0), (2, (38, 22, 9), 6.0)])
     ref = balls(shape, sp, [(1, (17, 21, 10), 9.5), (2, (37, 24, 10), 6.5),
                             (3, (28, 40, 10), 4.0)])
+    ref2 = balls(shape, sp, [(1, (16, 21, 10), 9.0), (2, (38, 23, 10), 6.0),
+                             (3, (29, 40, 10), 4.5)])
     nii.write(os.path.join(out, "pred.nii.gz"), pred, spacing=sp)
+    nii.write(os.path.join(out, "ref2.nii.gz"), ref2, spacing=sp)
     nii.write(os.path.join(out, "ref.nii.gz"), ref, spacing=sp)
     rng = np.random.default_rng(11)
     with open(os.path.join(out, "not-nifti.nii.gz"), "wb") as f:
