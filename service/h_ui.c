@@ -9,9 +9,9 @@
 
 /* Everything the page needs is on this origin: no remote script, style,
  * font or connection, no inline script or style, no framing. */
-#define UI_CSP                                                               \
-  "default-src 'none'; script-src 'self'; style-src 'self'; "                \
-  "img-src 'self' data: blob:; connect-src 'self'; form-action 'none'; "     \
+#define UI_CSP                                                                 \
+  "default-src 'none'; script-src 'self'; style-src 'self'; "                  \
+  "img-src 'self' data: blob:; connect-src 'self'; form-action 'none'; "       \
   "frame-ancestors 'none'; base-uri 'none'"
 
 static const svc_ui_asset *

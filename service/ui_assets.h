@@ -7,11 +7,11 @@
 #include <stddef.h>
 
 typedef struct {
-  const char *path;            /* "/" or "/ui/<file>" */
-  const char *ctype;           /* Content-Type */
-  const char *etag;            /* strong, quoted: "\"0123abcd...\"" */
-  const unsigned char *data;   /* the file's bytes (NUL-terminated) */
-  size_t len;                  /* without the NUL */
+  const char *path;          /* "/" or "/ui/<file>" */
+  const char *ctype;         /* Content-Type */
+  const char *etag;          /* strong, quoted: "\"0123abcd...\"" */
+  const unsigned char *data; /* the file's bytes (NUL-terminated) */
+  size_t len;                /* without the NUL */
 } svc_ui_asset;
 
 extern const svc_ui_asset svc_ui_assets[];

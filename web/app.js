@@ -688,8 +688,11 @@
         tr.append(rc ? metricCell(rc, 'overlap.dice', null, notes, 'Dice') : el('td', { text: '\u2013' }));
       }
       const range = ir[i] && ir[i].dice;
-      tr.append(el('td', { text: range && typeof range.min === 'number'
-        ? fmt(range.min) + ' \u2013 ' + fmt(range.max) : '\u2013' }));
+      let span = '\u2013';
+      if (range && typeof range.min === 'number')
+        span = range.min === range.max ? fmt(range.min)
+          : fmt(range.min) + ' \u2013 ' + fmt(range.max);
+      tr.append(el('td', { text: span }));
       body.append(tr);
     });
     $('rater-table').replaceChildren(headRow(['Class', 'Dice vs consensus',
