@@ -32,6 +32,8 @@ if [ -n "$need" ] && [ "$(id -u)" = 0 ]; then
 fi
 [ -x "$CHROMIUM" ] || { echo "web: $CHROMIUM missing (apt-get install chromium)"; exit 1; }
 command -v npm >/dev/null || { echo "web: npm missing (apt-get install nodejs npm)"; exit 1; }
+node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' \
+  || { echo "web: Node.js 18 or newer needed (playwright-core)"; exit 1; }
 
 # playwright-core (and the charting packages) at the locked versions.
 if [ ! -f web/node_modules/playwright-core/package.json ] ||
