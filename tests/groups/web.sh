@@ -36,8 +36,8 @@ node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' \
   || { echo "web: Node.js 18 or newer needed (playwright-core)"; exit 1; }
 
 # playwright-core (and the charting packages) at the locked versions.
-if [ ! -f web/node_modules/playwright-core/package.json ] ||
-   [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+# (npm ls fails when an installed version is not the pinned one.)
+if ! (cd web && npm ls --all >/dev/null 2>&1); then
   (cd web && npm ci --ignore-scripts --no-audit --no-fund >/dev/null 2>"../$OUT/npm.log") \
     || { echo "web: npm ci failed (see $OUT/npm.log)"; exit 1; }
 fi
