@@ -36,8 +36,20 @@ node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' \
   || { echo "web: Node.js 18 or newer needed (playwright-core)"; exit 1; }
 
 # playwright-core (and the charting packages) at the locked versions.
-# (npm ls fails when an installed version is not the pinned one.)
-if ! (cd web && npm ls --all >/dev/null 2>&1); then
+# Reinstall when any installed package.json differs from the lock file.
+installed_as_locked() {
+  node -e '
+    const fs = require("fs");
+    const lock = JSON.parse(fs.readFileSync("web/package-lock.json", "utf8")).packages;
+    for (const [p, e] of Object.entries(lock)) {
+      if (!p) continue;
+      try {
+        const v = JSON.parse(fs.readFileSync("web/" + p + "/package.json", "utf8")).version;
+        if (v !== e.version) process.exit(1);
+      } catch (err) { process.exit(1); }
+    }'
+}
+if ! installed_as_locked; then
   (cd web && npm ci --ignore-scripts --no-audit --no-fund >/dev/null 2>"../$OUT/npm.log") \
     || { echo "web: npm ci failed (see $OUT/npm.log)"; exit 1; }
 fi
