@@ -187,12 +187,27 @@
     $('progress-text').textContent = text;
   }
 
-  function showError(title, detail, meta) {
+  function showError(title, detail, meta, where) {
     const box = $('error');
     box.replaceChildren(el('strong', { text: title }));
     if (detail) box.append(el('p', { class: 'detail', text: detail }));
+    if (where) box.append(el('p', { class: 'where', text: where }));
     if (meta) box.append(el('p', { class: 'meta', text: meta }));
     box.hidden = false;
+  }
+
+  /* A problem's "field" in words: which file or option to fix. */
+  function fieldText(field) {
+    if (typeof field !== 'string' || !field) return '';
+    if (field === 'prediction') return 'Check the prediction file.';
+    const m = /^reference(?:\[(\d+)\])?$/.exec(field);
+    if (m) {
+      const k = m[1] === undefined ? 0 : Number(m[1]);
+      return k === 0 ? 'Check the reference file.'
+        : 'Check rater file ' + k + ' (under "More raters").';
+    }
+    if (field === 'options') return 'Check the options.';
+    return 'Check the option "' + field.replace(/^options\./, '') + '".';
   }
 
   function clearError() {
@@ -212,7 +227,7 @@
       if (p.type) meta.push('type ' + p.type);
       if (p.request_id) meta.push('request ' + p.request_id);
       showError(p.title || 'The server could not score these files',
-        p.detail || '', meta.join(' \u00b7 '));
+        p.detail || '', meta.join(' \u00b7 '), fieldText(p.field));
       return;
     }
     showError('The server answered HTTP ' + xhr.status,

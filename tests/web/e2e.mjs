@@ -306,6 +306,9 @@ async function main() {
   const detail = await page.textContent('#error .detail');
   check('bad file: problem title and detail shown', title === apiBad.title &&
     detail === apiBad.detail, title + ' / ' + detail);
+  if (apiBad.field === 'prediction')
+    check('bad file: the page says which file', /prediction file/.test(
+      await page.textContent('#error .where')));
   await page.screenshot({ path: path.join(out, 'web-error.png'), fullPage: false });
 
   // 4. Probability report with every optional part (served by a stub of
