@@ -33,7 +33,8 @@ LOG=$OUT/http_daemon.log
 DPID=$!
 trap 'kill -TERM $DPID 2>/dev/null; wait $DPID 2>/dev/null' EXIT
 for i in $(seq 100); do
-  PORT=$(grep -o '"msg":"listening"[^}]*"port":[0-9]*' "$LOG" | grep -o '[0-9]*$')
+  # the whole line: its last field is "version"
+  PORT=$(grep '"msg":"listening".*"version"' "$LOG" | grep -o '"port":[0-9]*' | grep -o '[0-9]*$')
   [ -n "$PORT" ] && break
   sleep 0.1
 done
@@ -44,40 +45,67 @@ WORKERS=$(grep -o '"workers":[0-9]*' "$LOG" | grep -o '[0-9]*$')
 
 rss_mb() { awk -v k="$1:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$DPID/status"; }
 
-# Median wall time (ms) of N CLI runs on a pair, OMP team = one job's.
+# N CLI runs on a pair, OMP team = one job's: prints the median wall
+# time and the median of the report's own timing_ms.total (the work
+# without process start-up and file reads), both in ms.
 cli_ms() {
-  local n=$1 p=$2 r=$3 i t0 t1
+  local n=$1 p=$2 r=$3 i t0 t1 work
   for i in $(seq "$n"); do
     t0=$(date +%s%N)
-    OMP_NUM_THREADS=$TPJ "$BUILD/segscore" score "$p" "$r" >/dev/null 2>&1 || { echo "nan"; return; }
+    OMP_NUM_THREADS=$TPJ "$BUILD/segscore" score "$p" "$r" --threads "$TPJ" \
+      >"$OUT/cli_report.json" 2>/dev/null || { echo "nan nan"; return; }
     t1=$(date +%s%N)
-    echo $(( (t1 - t0) / 1000 ))
-  done | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'
+    work=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["timing_ms"]["total"])' \
+      "$OUT/cli_report.json")
+    echo "$(( (t1 - t0) / 1000 )) $work"
+  done | $PY -c 'import sys, statistics as st
+rows = [l.split() for l in sys.stdin if l.strip()]
+print("%.1f %.1f" % (st.median(float(r[0]) for r in rows) / 1000,
+                     st.median(float(r[1]) for r in rows)))'
+}
+
+# What HTTP adds: N sequential curl requests; the median of (client time
+# - the report's own timing_ms.total) and of the work, in ms.
+http_overhead() {
+  local n=$1 p=$2 r=$3 i t
+  for i in $(seq "$n"); do
+    t=$(curl -s --max-time 300 -H 'Expect:' -o "$OUT/http_report.json" -w '%{time_total}' \
+          -F "prediction=@$p" -F "reference=@$r" "$URL")
+    echo "$t $($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["timing_ms"]["total"])' \
+      "$OUT/http_report.json")"
+  done | $PY -c 'import sys, statistics as st
+rows = [tuple(map(float, l.split())) for l in sys.stdin if l.strip()]
+print("%.2f %.1f" % (st.median(1000 * t - w for t, w in rows), st.median(w for t, w in rows)))'
 }
 
 {
   echo "segscored HTTP benchmark  $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores," \
        "workers=$WORKERS threads_per_job=$TPJ, $DUR s per run"
-  printf '%-12s %7s %9s %9s %9s %7s %9s %8s\n' pair clients req/s p50_ms p99_ms errors cli_ms rss_mb
+  printf '%-12s %7s %9s %9s %9s %7s %9s %9s %8s\n' pair clients req/s p50_ms p99_ms errors cli_wall cli_work rss_mb
   for size in $SIZES; do
     p=$DATA/pred_$size.nii.gz
     r=$DATA/ref_$size.nii.gz
     runs=5
     [ "$size" = 512 ] && runs=3
-    cli=$(cli_ms "$runs" "$p" "$r")
+    read -r cli_wall cli_work <<<"$(cli_ms "$runs" "$p" "$r")"
     curl -s --max-time 300 -o /dev/null -F "prediction=@$p" -F "reference=@$r" "$URL" # warm-up
+    read -r over work <<<"$(http_overhead 7 "$p" "$r")"
     for c in $CLIENTS; do
       t=$(( c < 2 ? c : 2 ))
       res=$(BODY_FILE=$DATA/body_$size.bin wrk -t "$t" -c "$c" -d "${DUR}s" --timeout 300s \
               -s bench/http_post.lua "$URL" 2>&1 | grep '^RESULT')
       get() { echo "$res" | grep -o "$1=[0-9.]*" | cut -d= -f2; }
+      [ -n "$res" ] || res="RESULT errors=1 non2xx=0" # wrk failed
       errs=$(( $(get errors) + $(get non2xx) ))
       name=$size^3
       [ "$size" = 512 ] && name=512x512x200
-      printf '%-12s %7s %9s %9s %9s %7s %9s %8s\n' "$name" "$c" "$(get rps)" "$(get p50_ms)" \
-        "$(get p99_ms)" "$errs" "$cli" "$(rss_mb VmRSS)"
-      [ "$c" = 1 ] && awk -v h="$(get p50_ms)" -v c="$cli" \
-        'BEGIN { if (c > 0) printf "  %s: HTTP p50 at 1 client is %+.1f%% of the CLI time\n", "'"$name"'", 100 * (h - c) / c }' >&2
+      printf '%-12s %7s %9s %9s %9s %7s %9s %9s %8s\n' "$name" "$c" "$(get rps)" "$(get p50_ms)" \
+        "$(get p99_ms)" "$errs" "$cli_wall" "$cli_work" "$(rss_mb VmRSS)"
+      [ "$c" = 1 ] && awk -v h="$(get p50_ms)" -v w="$cli_work" -v c="$cli_wall" -v n="$name" \
+        -v o="$over" -v dw="$work" \
+        'BEGIN { printf "  %s: HTTP adds %.2f ms to %.1f ms of scoring in the daemon (%+.1f%%);" \
+                 " wrk p50 %.1f ms; CLI: %.1f ms of scoring, %.1f ms wall\n", n, o, dw,
+                 (dw > 0 ? 100 * o / dw : 0), h, w, c }' >&2
     done
   done
   echo "daemon peak RSS (VmHWM): $(rss_mb VmHWM) MB"
