@@ -20,8 +20,8 @@ const svc_route svc_routes[] = {
   { "GET", "/readyz", "/readyz", h_readyz, SVC_R_QUIET },
   { "GET", "/metrics", "/metrics", h_metrics, SVC_R_QUIET },
   /* The web page (h_ui.c): files embedded from web/ by scripts/embed-ui. */
-  { "GET", "/", "ui", h_ui, SVC_R_QUIET },
-  { "GET", "/ui/", "ui_asset", h_ui, SVC_R_QUIET | SVC_R_PREFIX },
+  { "GET", "/", "/", h_ui, SVC_R_QUIET },
+  { "GET", "/ui/", "/ui/", h_ui, SVC_R_QUIET | SVC_R_PREFIX },
 };
 const int svc_nroutes = sizeof svc_routes / sizeof *svc_routes;
 
