@@ -64,27 +64,39 @@ $PY tests/web/gen_data.py "$D" || { echo "web: cannot make test data"; exit 1; }
 TOKEN=web-test-token-$$
 printf '%s\n' "$TOKEN" >"$OUT/tokens"
 
-LOG="$OUT/segscored.log"
-# The job delay (test-only flag) keeps "Scoring..." on screen long enough
-# to be seen.
-"$BUILD/segscored" --listen 127.0.0.1:0 --token-file "$OUT/tokens" \
-  --test-job-delay-ms 200 2>"$LOG" &
-DPID=$!
-port=
-for i in $(seq 100); do
-  port=$(grep -o '"msg":"listening"[^}]*"port":[0-9]*' "$LOG" 2>/dev/null | grep -o '[0-9]*$' | head -1)
-  [ -n "$port" ] && break
-  kill -0 "$DPID" 2>/dev/null || break
-  sleep 0.1
-done
+DPID=
+B=
+LOG=
+# start_daemon NAME BINARY [FLAGS...]: on a free loopback port (read from
+# its "listening" log line); sets DPID, B and LOG.
+start_daemon() {
+  local name=$1 bin=$2 port= i
+  shift 2
+  LOG="$OUT/$name.log"
+  "$bin" --listen 127.0.0.1:0 "$@" 2>"$LOG" &
+  DPID=$!
+  for i in $(seq 100); do
+    port=$(grep -o '"msg":"listening"[^}]*"port":[0-9]*' "$LOG" 2>/dev/null | grep -o '[0-9]*$' | head -1)
+    [ -n "$port" ] && break
+    kill -0 "$DPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  B="http://127.0.0.1:$port"
+  [ -n "$port" ]
+}
+# stop: SIGTERM, at most 10 s; returns the daemon's exit status.
 stop() {
+  local i
   kill -TERM "$DPID" 2>/dev/null
   for i in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$DPID" 2>/dev/null
   wait "$DPID" 2>/dev/null
 }
-[ -n "$port" ] || { echo "web: segscored did not start"; cat "$LOG"; stop; exit 1; }
-B="http://127.0.0.1:$port"
+
+# The job delay (test-only flag) keeps "Scoring..." on screen long enough
+# to be seen.
+start_daemon segscored "$BUILD/segscored" --token-file "$OUT/tokens" --test-job-delay-ms 200 \
+  || { echo "web: segscored did not start"; cat "$LOG"; stop; exit 1; }
 
 # The API's own answers for the files the browser will send.
 AUTH="Authorization: Bearer $TOKEN"
@@ -144,5 +156,32 @@ fails=$((fails + $(grep -c '^not ok - ' "$OUT/e2e.log")))
 [ $rc -ne 0 ] && [ "$(grep -c '^not ok - ' "$OUT/e2e.log")" = 0 ] && no "browser test exited non-zero"
 
 stop
+
+# The page's handler under the ASan+UBSan daemon, when that tree is built.
+ASAN_BUILD=${SEGSCORE_ASAN_BUILD:-build-asan}
+if [ -x "$ASAN_BUILD/segscored" ]; then
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+  if start_daemon asan "$ASAN_BUILD/segscored"; then
+    c1=$(curl -s -o "$OUT/asan-index.html" -w '%{http_code}' "$B/")
+    c2=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$B/ui/chart.umd.min.js")
+    c3=$(curl -s -o /dev/null -w '%{http_code}' -I "$B/ui/app.css")
+    c4=$(curl -s -o /dev/null -w '%{http_code}' "$B/ui/nothing")
+    [ "$c1 $c2 $c3 $c4" = "200 304 200 404" ] && grep -q "<title>segscore" "$OUT/asan-index.html" \
+      && ok "asan: page, 304, HEAD and 404" || no "asan: page, 304, HEAD and 404 ($c1 $c2 $c3 $c4)"
+    stop
+    rc=$?
+    [ "$rc" = 0 ] && ok "asan daemon exits 0" || no "asan daemon exits 0 (got $rc)"
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG"; then
+      no "asan: no sanitizer report"
+    else
+      ok "asan: no sanitizer report"
+    fi
+  else
+    no "asan daemon did not start"
+  fi
+else
+  echo "skip - $ASAN_BUILD/segscored not built"
+fi
+
 echo "web: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
