@@ -107,6 +107,11 @@ code=$(curl -s --max-time 60 -o "$OUT/api-bad.json" -w '%{http_code}' -H "$AUTH"
   -F "prediction=@$D/not-nifti.nii.gz" -F "reference=@$D/ref.nii.gz" "$B/v1/score")
 [ "${code:0:1}" = 4 ] && ok "API rejects the bad file ($code)" || no "API rejects the bad file (got $code)"
 
+code=$(curl -s --max-time 60 -o "$OUT/api-prob.json" -w '%{http_code}' -H "$AUTH" \
+  -F "prediction=@$D/prob.nii.gz" -F "reference=@$D/ref.nii.gz" "$B/v1/score")
+[ "$code" = 200 ] && ok "API scores the probability map (200)" \
+  || no "API scores the probability map (got $code)"
+
 # Lesions and several raters, when this build has them (other branches).
 code=$(curl -s --max-time 60 -o "$OUT/api-lesions.json" -w '%{http_code}' -H "$AUTH" \
   -F "prediction=@$D/pred.nii.gz" -F "reference=@$D/ref.nii.gz" \

@@ -262,6 +262,33 @@ async function main() {
     JSON.stringify(sessionStorage) + document.cookie);
   check('token not stored by the page', !stored.includes(token));
 
+  // 2a. A real probability map: the table again, and the probability
+  //     charts whenever the report has their keys (DESIGN.md section 4).
+  const apiProb = readIf('api-prob.json');
+  await page.setInputFiles('#prediction', path.join(data, 'prob.nii.gz'));
+  await page.click('#score');
+  await page.waitForFunction((k) => !document.getElementById('results').hidden &&
+    document.getElementById('result-summary').textContent.includes(k), 'probabilities',
+  { timeout: 30000 });
+  const pc = await compareCells(page, '#class-table', apiProb);
+  check('probability map: table equals the API report (' + pc.compared + ' cells)',
+    pc.compared >= 3 * apiProb.classes.length && pc.mismatches.length === 0,
+    pc.mismatches.join('; '));
+  const has = (k) => apiProb.classes.some((c) => c.tradeoffs && c.tradeoffs[k] !== undefined);
+  check('probability map: PR curve drawn exactly when the report has pr_curve',
+    has('pr_curve') === (await page.isVisible('#sec-pr')) &&
+    (!has('pr_curve') || await inkedPixels(page, 'chart-pr') > 2000));
+  check('probability map: heat map drawn exactly when the report has a trade-off grid',
+    (has('tversky') || has('fbeta')) === (await page.isVisible('#sec-grid')) &&
+    (!(has('tversky') || has('fbeta')) || await inkedPixels(page, 'chart-grid') > 2000));
+  const lossNames = Object.keys((apiProb.summary && apiProb.summary.losses) || {});
+  const lossRows = await page.$$eval('#loss-table tbody tr td:first-child',
+    (tds) => tds.map((td) => td.textContent));
+  check('probability map: every case loss listed', lossNames.every((n) => lossRows.includes(n)) &&
+    (lossNames.length === 0) === (await page.isHidden('#sec-losses')), lossRows.join(' '));
+  await page.screenshot({ path: path.join(out, 'web-probability-map.png'), fullPage: true });
+  await page.setInputFiles('#prediction', path.join(data, 'pred.nii.gz'));
+
   // 2b. Lesions and a second rater, when the daemon was built with them.
   const apiLesions = readIf('api-lesions.json');
   if (apiLesions) {

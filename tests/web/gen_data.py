@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Inputs for the web page's end-to-end test: a prediction and a reference
 label map with three organs (the third missing from the prediction, so its
-distances are undefined and the page must say why), a second rater, and a
-file that is not NIfTI.  Usage: gen_data.py OUTDIR.  SPDX-License-Identifier: MIT"""
+distances are undefined and the page must say why), a second rater, a
+4-channel probability map, and a file that is not NIfTI.  Usage: gen_data.py OUTDIR.  SPDX-License-Identifier: MIT"""
 import os
 import sys
 
@@ -35,6 +35,15 @@ def main():
     nii.write(os.path.join(out, "pred.nii.gz"), pred, spacing=sp)
     nii.write(os.path.join(out, "ref2.nii.gz"), ref2, spacing=sp)
     nii.write(os.path.join(out, "ref.nii.gz"), ref, spacing=sp)
+    # A 4-channel probability map (softmax of noisy logits around the
+    # reference), so trade-offs and losses have something to show.
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0.0, 1.0, shape + (4,))
+    for k in range(4):
+        logits[..., k] += 3.0 * (ref == k)
+    prob = np.exp(logits)
+    prob /= prob.sum(axis=-1, keepdims=True)
+    nii.write(os.path.join(out, "prob.nii.gz"), prob.astype(np.float32), spacing=sp)
     rng = np.random.default_rng(11)
     with open(os.path.join(out, "not-nifti.nii.gz"), "wb") as f:
         f.write(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes())
