@@ -499,6 +499,7 @@
 
     const cal = withProb.filter((c) => calibrationPoints(c.tradeoffs.calibration).length);
     $('sec-cal').hidden = cal.length === 0;
+    $('prob-charts').classList.toggle('single', !pr.length || !cal.length);
     if (cal.length) {
       const datasets = cal.map((c, k) => ({
         label: className(c),
@@ -728,11 +729,19 @@
     for (const n of [...names].sort()) {
       const tr = el('tr', {}, el('td', { text: n }));
       const sv = r.summary && r.summary.losses ? r.summary.losses[n] : undefined;
-      tr.append(el('td', { text: typeof sv === 'number' ? fmt(sv) : '\u2013' }));
+      const why = ((r.summary && r.summary.losses_undefined) || {})[n];
+      if (sv === null) {
+        const text = reasonText(why || 'not_finite', n);
+        const k = notes.add('Case', n + ' loss', text);
+        tr.append(el('td', { class: 'undef', title: text }, 'undefined', el('sup', { text: String(k) })));
+      } else {
+        tr.append(el('td', { text: typeof sv === 'number' ? fmt(sv) : '\u2013' }));
+      }
       for (const c of cls) tr.append(metricCell(c, 'losses.' + n, null, notes, n + ' loss'));
       body.append(tr);
     }
     $('loss-table').replaceChildren(headRow(['Loss', 'Case', ...cls.map(className)]), body);
+    notes.render($('loss-notes'));
   }
 
   /*---- Downloads ----------------------------------------------------------*/
