@@ -722,7 +722,7 @@
     $('sec-losses').hidden = names.size === 0;
     if (!names.size) return;
     const kind = r.input && r.input.prediction_kind;
-    $('losses-note').textContent = 'Reported as 1 \u2212 score (lower is better)' +
+    $('losses-note').textContent = 'Lower is better; overlap losses are 1 \u2212 score' +
       (kind === 'labels' ? '; the prediction is a label map, so these are "hard" losses.' : '.');
     const notes = makeNotes();
     const body = el('tbody');
