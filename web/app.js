@@ -50,7 +50,7 @@
   /* "boundary.nsd.1.5" -> ["boundary", "nsd", "1.5"]: keys of nsd and fbeta
    * are numbers written with a dot. */
   function splitPath(path) {
-    const m = /^(.*?\.(?:nsd|fbeta))\.(.+)$/.exec(path);
+    const m = /^((?:.*?\.)?(?:nsd|fbeta))\.(.+)$/.exec(path);
     return m ? m[1].split('.').concat([m[2]]) : path.split('.');
   }
 
@@ -374,25 +374,64 @@
   }
 
   /* Footnotes for undefined cells, one per class and reason. */
+  /* Footnotes for table cells, one per row and reason: undefined values,
+   * and means taken over fewer classes than the table has. */
   function makeNotes() {
     const items = [];
+    const find = (who, text, kind) => {
+      let it = items.find((x) => x.who === who && x.text === text && x.kind === kind);
+      if (!it) {
+        it = { who, text, kind, labels: [], n: items.length + 1 };
+        items.push(it);
+      }
+      return it;
+    };
+    const line = (it) => {
+      const many = it.labels.length > 1;
+      const what = it.labels.join(', ');
+      if (it.kind === 'mean')
+        return it.n + '. Mean: ' + what + (many ? ' are' : ' is') + ' the mean over ' +
+          it.text + '; the other classes\u2019 values are undefined and left out.';
+      return it.n + '. ' + it.who + ': ' + what + (many ? ' are' : ' is') +
+        ' undefined because ' + it.text + '.';
+    };
     return {
       add(who, label, text) {
-        let it = items.find((x) => x.who === who && x.text === text);
-        if (!it) {
-          it = { who, text, labels: [], n: items.length + 1 };
-          items.push(it);
-        }
+        const it = find(who, text, 'undef');
+        if (!it.labels.includes(label)) it.labels.push(label);
+        return it.n;
+      },
+      addMean(label, nValid, nAll) {
+        const it = find('Mean', nValid + ' of ' + nAll + ' classes', 'mean');
         if (!it.labels.includes(label)) it.labels.push(label);
         return it.n;
       },
       render(ul) {
-        ul.replaceChildren(...items.map((it) => el('li', {
-          text: it.n + '. ' + it.who + ': ' + it.labels.join(', ') +
-            (it.labels.length > 1 ? ' are' : ' is') + ' undefined because ' + it.text + '.',
-        })));
+        ul.replaceChildren(...items.map((it) => el('li', { text: line(it) })));
       },
     };
+  }
+
+  /* The summary's mean under the table: the same columns, from
+   * summary.mean, with a note when some classes had no value. */
+  function meanRow(r, cols, notes) {
+    const s = r.summary || {};
+    const tr = el('tr', { class: 'mean' }, el('td', { text: 'Mean' }), el('td'));
+    for (const col of cols) {
+      const inner = col.key.replace(/^(overlap|boundary)\./, '');
+      const v = inner === col.key ? undefined : get(s.mean || {}, inner);
+      if (typeof v !== 'number') {
+        tr.append(el('td', v === null ? { class: 'undef', text: 'undefined',
+          'data-key': inner, 'data-value': 'null' } : {}));
+        continue;
+      }
+      const td = el('td', { text: fmt(v, col.kind), 'data-key': inner, 'data-value': String(v) });
+      const nv = get(s.n_valid || {}, inner), nu = get(s.n_undefined || {}, inner);
+      if (typeof nv === 'number' && nu > 0)
+        td.append(el('sup', { text: String(notes.addMean(col.label, nv, nv + nu)) }));
+      tr.append(td);
+    }
+    return el('tfoot', {}, tr);
   }
 
   /* Header cells; a leading "|" marks a left-aligned text column. */
@@ -414,6 +453,7 @@
     }
     table.replaceChildren(headRow(['Class', '|Status', ...cols.map((c) => c.label +
       (c.kind === 'mm' ? ' (mm)' : ''))]), body);
+    if (cls.length > 1 && r.summary && r.summary.mean) table.append(meanRow(r, cols, notes));
     notes.render($('undefined-notes'));
   }
 

@@ -34,7 +34,7 @@ const REASON_WORDS = {
 };
 
 function get(obj, keyPath) {
-  const m = /^(.*?\.(?:nsd|fbeta))\.(.+)$/.exec(keyPath);
+  const m = /^((?:.*?\.)?(?:nsd|fbeta))\.(.+)$/.exec(keyPath);
   const parts = m ? m[1].split('.').concat([m[2]]) : keyPath.split('.');
   let o = obj;
   for (const p of parts) {
@@ -227,6 +227,12 @@ async function main() {
   check('table values equal the API report (' + cmp.compared + ' cells)',
     cmp.compared >= 3 * api.classes.length && cmp.mismatches.length === 0,
     cmp.mismatches.join('; '));
+
+  const means = await page.$$eval('#class-table tfoot td[data-key]', (tds) => tds.map((td) =>
+    ({ key: td.getAttribute('data-key'), value: td.getAttribute('data-value') })));
+  const badMeans = means.filter((m) => String(get(api.summary.mean, m.key)) !== m.value);
+  check('mean row equals the API summary (' + means.length + ' cells)',
+    means.length >= 4 && badMeans.length === 0, JSON.stringify(badMeans));
 
   const undefKeys = api.classes.flatMap((c) => Object.values(c.undefined || {}));
   if (undefKeys.length) {
