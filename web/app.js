@@ -455,6 +455,9 @@
       (c.kind === 'mm' ? ' (mm)' : ''))]), body);
     if (cls.length > 1 && r.summary && r.summary.mean) table.append(meanRow(r, cols, notes));
     notes.render($('undefined-notes'));
+    if (!cls.length)
+      $('undefined-notes').replaceChildren(el('li', { text: 'No classes were scored: neither ' +
+        'volume has a label other than background (0) among the requested classes.' }));
   }
 
   function destroyChart(id) {
@@ -642,6 +645,7 @@
       ctx.textBaseline = 'middle';
       meta.data.forEach((elem, i) => {
         const d = chart.data.datasets[0].data[i];
+        if (elem.width < 34 || elem.height < 14) return; /* too small to label */
         const p = elem.getCenterPoint();
         ctx.fillStyle = typeof d.v === 'number' && heatT(d.v, opts.lo, opts.hi) > 0.45
           ? '#fff' : '#1d2330';
