@@ -48,7 +48,7 @@ CHECK_BIN := $(CHECK_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(BUILD)/%)
 
-.PHONY: web-vendor all deps test check unit test-asan bench run clean lint
+.PHONY: all deps test check unit test-asan bench run clean lint web-vendor
 all: $(LIB_A) $(CLI) $(DAEMON) segscore $(if $(DAEMON),segscored)
 
 deps:
