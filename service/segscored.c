@@ -244,11 +244,13 @@ thread_budget(svc_config *cfg)
   if (t < 1)
     t = 1;
   if (w * t > cores) {
+    /* Threads give way first; more workers than cores were asked for
+     * explicitly, so they stay, with a warning. */
     int t2 = cores / w > 0 ? cores / w : 1;
-    svc_log("warn", "thread budget",
+    svc_log("warn", "workers x threads-per-job exceeds the cores",
             "{\"cores\":%d,\"workers\":%d,\"threads_per_job\":%d,"
-            "\"reduced_to\":%d}",
-            cores, w, t, t2);
+            "\"threads_per_job_now\":%d,\"oversubscribed\":%s}",
+            cores, w, t, t2, w * t2 > cores ? "true" : "false");
     t = t2;
   }
   cfg->workers = w;
