@@ -31,6 +31,9 @@ SVC_SRC := $(filter-out $(SVC_MAINS) $(SVC_DAEMON_SRC),$(wildcard service/*.c))
 SVC_OBJ := $(SVC_SRC:%.c=$(BUILD)/%.o)
 SVC_A   := $(BUILD)/libsvc.a
 DAEMON_OBJ := $(SVC_DAEMON_SRC:%.c=$(BUILD)/%.o)
+# api/openapi.yaml is served by the daemon: embedded as a generated C file.
+OPENAPI_C := $(BUILD)/gen/openapi_yaml.c
+OPENAPI_O := $(BUILD)/gen/openapi_yaml.o
 
 CLI := $(BUILD)/segscore
 DAEMON := $(if $(wildcard service/segscored.c),$(BUILD)/segscored,)
@@ -50,19 +53,29 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# rm first: "ar rcs" keeps members whose source file is gone.
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(SVC_A): $(SVC_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(CLI): $(BUILD)/service/segscore.o $(SVC_A) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/segscored: $(BUILD)/service/segscored.o $(DAEMON_OBJ) $(SVC_A) $(LIB_A)
+$(BUILD)/segscored: $(BUILD)/service/segscored.o $(DAEMON_OBJ) $(OPENAPI_O) \
+                   $(SVC_A) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MHD_LIBS) $(LDLIBS)
+
+$(OPENAPI_C): api/openapi.yaml scripts/embed
+	@mkdir -p $(dir $@)
+	scripts/embed svc_openapi_yaml api/openapi.yaml > $@.tmp && mv $@.tmp $@
+$(OPENAPI_O): $(OPENAPI_C)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # Convenience copies at the top level (git-ignored).
 segscore: $(CLI)
