@@ -107,4 +107,16 @@ SS_NODISCARD ss_status ss__components(const uint8_t *mask, int64_t nx,
                                       int32_t *ncomp, int threads,
                                       ss_error *err);
 
+/* Lesion-wise metrics of one class (lesions.c): components of PRED and
+ * REF (minus IGNORE when not NULL) under plan->lesion, matching, counts
+ * and per-lesion Dice and HD95.  On SS_OK *OUT owns a new report (free
+ * with ss_lesion_report_free). */
+SS_NODISCARD ss_status ss__lesions_class(const ss__grid *g,
+                                         const ss__mask *pred,
+                                         const ss__mask *ref,
+                                         const ss__mask *ignore,
+                                         const ss_plan *plan,
+                                         ss_lesion_report **out,
+                                         ss_error *err);
+
 #endif /* SS_INTERNAL_H */
