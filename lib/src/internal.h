@@ -29,6 +29,9 @@ struct ss_volume {
   int64_t *labels;       /* ascending distinct values */
   int nlabels;
   float *data;           /* NULL unless float data */
+  void *block;           /* decompressed file; idx or data may live in it */
+  bool idx_in_block, data_in_block;
+  const char *nolabel_reason; /* why there is no label map (static text) */
 };
 
 /* A binary mask seen through a label map: voxel i is in the mask when
