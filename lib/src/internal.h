@@ -122,4 +122,15 @@ SS_NODISCARD ss_status ss__lesions_class(const ss__grid *g,
                                          ss_lesion_report **out,
                                          ss_error *err);
 
+/* Lesion sections of every class of REP (lesions.c), called by ss_score
+ * when SS_METRIC_LESIONS is asked: PM/RM are the per-class membership
+ * tables over the label indices of P and R (stride nlabels + 1), IGNORE_R
+ * the reference index of the ignore label or -1.  Fills
+ * rep->classes[i].lesions. */
+SS_NODISCARD ss_status ss__lesions_run(ss_report *rep, const ss_volume *p,
+                                       const ss_volume *r,
+                                       const ss_plan *plan,
+                                       const uint8_t *pm, const uint8_t *rm,
+                                       int ignore_r, ss_error *err);
+
 #endif /* SS_INTERNAL_H */

@@ -773,3 +773,30 @@ done:
   *out = rep;
   return SS_OK;
 }
+
+ss_status
+ss__lesions_run(ss_report *rep, const ss_volume *p, const ss_volume *r,
+                const ss_plan *plan, const uint8_t *pm, const uint8_t *rm,
+                int ignore_r, ss_error *err)
+{
+  const size_t sp = (size_t)p->nlabels + 1, sr = (size_t)r->nlabels + 1;
+  uint8_t *ig = NULL;
+  if (ignore_r >= 0) {
+    if ((ig = calloc(sr, 1)) == NULL)
+      return ss__fail(err, SS_ENOMEM, "lesions: out of memory");
+    ig[ignore_r] = 1;
+  }
+  const ss__grid g = { r->info.nx, r->info.ny, r->info.nz,
+                       { r->info.spacing_mm[0], r->info.spacing_mm[1],
+                         r->info.spacing_mm[2] } };
+  const ss__mask im = { r->idx, r->idx_width, ig };
+  ss_status st = SS_OK;
+  for (int i = 0; i < rep->nclasses && st == SS_OK; i++) {
+    const ss__mask pmask = { p->idx, p->idx_width, pm + sp * (size_t)i };
+    const ss__mask rmask = { r->idx, r->idx_width, rm + sr * (size_t)i };
+    st = ss__lesions_class(&g, &pmask, &rmask, ig != NULL ? &im : NULL, plan,
+                           &rep->classes[i].lesions, err);
+  }
+  free(ig);
+  return st;
+}

@@ -395,6 +395,8 @@ ss_score(const ss_volume *pred, const ss_volume *ref, const ss_plan *plan_in,
     st = run_overlap(rep, lp, ref, plan, pm, rm, ignore_r, threads, err);
     rep->timing.overlap_ms = ss__now_ms() - t1;
   }
+  if (st == SS_OK && (rep->metrics & SS_METRIC_LESIONS))
+    st = ss__lesions_run(rep, lp, ref, plan, pm, rm, ignore_r, err);
   free(pm);
   free(rm);
   ss_volume_free(bin);
@@ -412,6 +414,8 @@ ss_report_free(ss_report *r)
 {
   if (r == NULL)
     return;
+  for (int i = 0; r->classes != NULL && i < r->nclasses; i++)
+    ss_lesion_report_free(r->classes[i].lesions);
   free(r->classes);
   free(r);
 }

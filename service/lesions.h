@@ -1,0 +1,23 @@
+/* lesions.h - service side of issue 6: lesion options and report sections
+ * (options_lesions.c, report_lesions.c), several references (raters.c)
+ * and dataset evaluation (evaluate.c, aggregate.c).
+ * SPDX-License-Identifier: MIT */
+#ifndef SVC_LESIONS_H
+#define SVC_LESIONS_H
+
+#include "options.h"
+#include "report_json.h"
+
+/* The "lesions" option object (options_lesions.c). */
+extern const svc_option svc_lesion_options[1];
+
+/* classes[i].lesions, summary.lesions and conventions.lesions
+ * (report_lesions.c); each does nothing unless lesions were scored. */
+void svc_report_lesions_class(json_t *cls, json_t *undef, const ss_report *r,
+                              int i, const ss_plan *plan);
+void svc_report_lesions_summary(json_t *sum, const ss_report *r,
+                                const ss_plan *plan);
+void svc_report_lesions_root(json_t *root, const ss_report *r,
+                             const ss_plan *plan);
+
+#endif
