@@ -20,4 +20,13 @@ void svc_report_lesions_summary(json_t *sum, const ss_report *r,
 void svc_report_lesions_root(json_t *root, const ss_report *r,
                              const ss_plan *plan);
 
+/* Score against several references (raters.c): decodes IN's references,
+ * builds the majority-vote consensus and fills *REPORT (the consensus
+ * report plus "consensus", "raters" and "inter_rater").  PRED is
+ * borrowed; PLAN may gain an explicit label list.  Returns 0, or -1 with
+ * ERR set. */
+int svc_score_multi(const svc_score_input *in, ss_volume *pred, ss_plan *plan,
+                    const ss_limits *lim, double decode_ms, json_t **report,
+                    ss_error *err);
+
 #endif

@@ -415,6 +415,23 @@ typedef struct {
 ss_summary_value ss_summarize(const ss_metric *vals, int n, bool is_distance,
                               bool has_worst, double worst);
 
+/*---- Several references (docs/lesions.md) -----------------------------*/
+
+#define SS_MAX_RATERS 16
+
+/* Majority-vote consensus of N (1..SS_MAX_RATERS) reference label maps
+ * on one grid: each voxel takes the label value most references give it;
+ * a tie goes to the smallest tied label value (so background wins a tie
+ * with a foreground label).  *TIED (may be NULL) gets the number of tied
+ * voxels.  The header facts (spacing, affine) are those of REFS[0].  Uses
+ * at most THREADS OpenMP threads.  On SS_OK *OUT owns a new label volume;
+ * SS_ESHAPE when the grids differ, SS_ELABELS when one is not a label
+ * map, SS_ECLASSES past 65535 distinct labels. */
+SS_NODISCARD ss_status ss_volume_consensus(const ss_volume *const *refs,
+                                           int n, int threads,
+                                           ss_volume **out, int64_t *tied,
+                                           ss_error *err);
+
 /* Score PRED against REF under PLAN (NULL for defaults) and return a new
  * report in *OUT (free with ss_report_free).  Checks shapes (SS_ESHAPE)
  * and, unless plan->check_geometry is false, affines (SS_EGEOMETRY).
