@@ -71,6 +71,10 @@ ss__mul_ok(uint64_t a, uint64_t b, uint64_t *out)
   return !__builtin_mul_overflow(a, b, out);
 }
 
+/* A buffer for volume data (mem.c): huge-page friendly when large.
+ * Release with free(). */
+void *ss__big_alloc(size_t size);
+
 /* Milliseconds from a monotonic clock. */
 double ss__now_ms(void);
 

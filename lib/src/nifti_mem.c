@@ -77,8 +77,10 @@ rd_f32(const uint8_t *p, int swap)
  * inflates past the bound. */
 static ss_status
 zinflate(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
-         size_t *produced, int *complete, ss_error *err)
+         size_t *produced, int *complete, int drain, ss_error *err)
 {
+  uint8_t scratch[16384];
+  size_t drained = 0;
   z_stream zs;
   memset(&zs, 0, sizeof zs);
   if (inflateInit2(&zs, 15 + 16) != Z_OK)
@@ -86,16 +88,25 @@ zinflate(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
   size_t in_off = 0, out_off = 0;
   int rc = Z_OK;
   *complete = 0;
-  while (out_off < cap) {
+  /* With DRAIN, inflate up to 64 KiB past CAP into scratch space so that a
+   * stream truncated just after the data (CRC never checked) is caught;
+   * longer trailing data are ignored, so a bomb still stops here. */
+  while (out_off < cap || (drain && drained < 4 * sizeof scratch)) {
+    const int tail = out_off >= cap;
     size_t in_chunk = len - in_off > UINT_MAX ? UINT_MAX : len - in_off;
-    size_t out_chunk = cap - out_off > UINT_MAX ? UINT_MAX : cap - out_off;
+    size_t out_chunk = tail ? sizeof scratch
+                            : (cap - out_off > UINT_MAX ? UINT_MAX
+                                                        : cap - out_off);
     zs.next_in = (Bytef *)(uintptr_t)(in + in_off);
     zs.avail_in = (uInt)in_chunk;
-    zs.next_out = out + out_off;
+    zs.next_out = tail ? scratch : out + out_off;
     zs.avail_out = (uInt)out_chunk;
     rc = inflate(&zs, Z_NO_FLUSH);
     in_off += in_chunk - zs.avail_in;
-    out_off += out_chunk - zs.avail_out;
+    if (tail)
+      drained += out_chunk - zs.avail_out;
+    else
+      out_off += out_chunk - zs.avail_out;
     if (rc == Z_STREAM_END) {
       /* Another member follows?  Skip zero padding as gzip(1) does. */
       while (in_off < len && in[in_off] == 0)
@@ -117,7 +128,7 @@ zinflate(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
   }
   inflateEnd(&zs);
   *produced = out_off;
-  if (!*complete && out_off < cap)
+  if (!*complete && (out_off < cap || (drain && drained < 4 * sizeof scratch)))
     return ss__fail(err, SS_EGZIP,
                     "gzip stream is truncated after %zu decompressed bytes",
                     out_off);
@@ -158,7 +169,7 @@ gunzip_exact(const uint8_t *in, size_t len, uint8_t *out, size_t want,
   }
   size_t produced = 0;
   int complete = 0;
-  ss_status st = zinflate(in, len, out, want, &produced, &complete, err);
+  ss_status st = zinflate(in, len, out, want, &produced, &complete, 1, err);
   if (st != SS_OK)
     return st;
   if (produced < want)
@@ -388,7 +399,7 @@ ss_volume_read_mem(const void *buf, size_t len, const ss_limits *lim_in,
   if (gz) {
     size_t got = 0;
     int complete = 0;
-    st = zinflate(in, len, head, sizeof head, &got, &complete, err);
+    st = zinflate(in, len, head, sizeof head, &got, &complete, 0, err);
     if (st != SS_OK && !(st == SS_EGZIP && got > 0))
       return st;
     hb = head;
@@ -405,7 +416,7 @@ ss_volume_read_mem(const void *buf, size_t len, const ss_limits *lim_in,
   uint8_t *block = NULL;
   const uint8_t *file = in;
   if (gz) {
-    block = malloc(total > 0 ? total : 1);
+    block = ss__big_alloc(total);
     if (block == NULL)
       return ss__fail(err, SS_ENOMEM, "cannot allocate %llu bytes for the "
                       "decompressed volume", (unsigned long long)total);

@@ -91,7 +91,7 @@ binarise(const ss_volume *p, ss_pred_kind kind, double threshold,
   v->nvox = n;
   v->nlabels = nc > 1 ? (int)nc : 2;
   v->labels = malloc((size_t)v->nlabels * sizeof *v->labels);
-  v->idx = malloc((size_t)n + 1);
+  v->idx = ss__big_alloc((size_t)n + 1);
   v->idx_width = 1;
   if (v->labels == NULL || v->idx == NULL) {
     ss_volume_free(v);

@@ -141,7 +141,7 @@ static ss_status
 alloc_idx(ss_volume *v, ss_error *err)
 {
   v->idx_width = v->nlabels <= 256 ? 1 : 2;
-  v->idx = malloc((size_t)v->nvox * (size_t)v->idx_width + 1);
+  v->idx = ss__big_alloc((size_t)v->nvox * (size_t)v->idx_width + 1);
   if (v->idx == NULL)
     return ss__fail(err, SS_ENOMEM, "cannot allocate the label map");
   return SS_OK;
@@ -191,9 +191,31 @@ labels_small(ss_volume *v, ss__raw_data *raw, const ss_limits *lim,
     t = omp_get_thread_num();
 #endif
     uint8_t *mine = tp + (size_t)t * ncode;
+    if (nb == 1) {
+      /* Label maps are long runs: skip 8-byte words equal to the last
+       * one seen, so a run costs a compare per 8 voxels. */
+      const int64_t nw = n / 8;
+      uint64_t last = 0;
+      bool have = false;
 #pragma omp for schedule(static)
-    for (int64_t i = 0; i < n; i++)
-      mine[code_at(b, nb, swap, (uint64_t)i)] = 1;
+      for (int64_t w = 0; w < nw; w++) {
+        uint64_t x;
+        memcpy(&x, b + 8 * w, 8);
+        if (have && x == last)
+          continue;
+        last = x;
+        have = true;
+        for (int k = 0; k < 8; k++)
+          mine[(x >> (8 * k)) & 0xff] = 1;
+      }
+#pragma omp single
+      for (int64_t i = nw * 8; i < n; i++)
+        mine[b[i]] = 1;
+    } else {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < n; i++)
+        mine[code_at(b, nb, swap, (uint64_t)i)] = 1;
+    }
   }
   for (int t = 0; t < nt; t++)
     for (unsigned c = 0; c < ncode; c++)
@@ -374,7 +396,7 @@ floats_take(ss_volume *v, ss__raw_data *raw, bool scaled, ss_error *err)
     v->data = (float *)(uintptr_t)raw->bytes;
     v->data_in_block = true;
   } else {
-    v->data = malloc((size_t)n * sizeof *v->data + 1);
+    v->data = ss__big_alloc((size_t)n * sizeof *v->data + 1);
     if (v->data == NULL)
       return ss__fail(err, SS_ENOMEM, "cannot allocate float data");
     float *o = v->data;
