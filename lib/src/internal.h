@@ -104,6 +104,12 @@ SS_NODISCARD ss_status ss__boundary_class(const ss__grid *g,
                                           const ss_plan *plan,
                                           ss_boundary *out, ss_error *err);
 
+/* Weight of one surface element of neighbourhood CODE (boundary.c): the
+ * area in mm^2 of the surfel of a 2x2x2 code (0..255), or with TWO_D the
+ * length in mm of the contour of a 2x2 code (0..15), under spacing SP.
+ * 0 for "no surfel" codes.  Derivation in docs/boundary.md. */
+double ss__surfel_weight(int code, const double sp[3], bool two_d);
+
 /* Connected components of MASK (non-zero bytes) with connectivity 6, 18
  * or 26 (components.c).  LABELS_OUT (nvox int32) gets 0 for background
  * and 1..*NCOMP for components, numbered in raster order of their first
