@@ -15,6 +15,7 @@ typedef struct {
   int64_t nx, ny, nz;
   uint8_t *p, *r, *ig;
   ss_plan plan;
+  double sp[3];
 } scene;
 
 static const uint8_t member01[2] = { 0, 1 };
@@ -24,7 +25,7 @@ scene_new(int64_t nx, int64_t ny, int64_t nz)
 {
   scene s = { nx, ny, nz, calloc((size_t)(nx * ny * nz), 1),
               calloc((size_t)(nx * ny * nz), 1),
-              calloc((size_t)(nx * ny * nz), 1), { 0 } };
+              calloc((size_t)(nx * ny * nz), 1), { 0 }, { 1.0, 1.0, 1.0 } };
   ss_plan_init(&s.plan);
   s.plan.threads = 1;
   return s;
@@ -52,7 +53,7 @@ box(scene *s, uint8_t *m, int x0, int x1, int y0, int y1, int z0, int z1)
 static ss_lesion_report *
 run(scene *s, bool with_ignore)
 {
-  ss__grid g = { s->nx, s->ny, s->nz, { 1.0, 1.0, 1.0 } };
+  ss__grid g = { s->nx, s->ny, s->nz, { s->sp[0], s->sp[1], s->sp[2] } };
   ss__mask pm = { s->p, 1, member01 }, rm = { s->r, 1, member01 };
   ss__mask im = { s->ig, 1, member01 };
   ss_lesion_report *rep = NULL;
@@ -440,6 +441,113 @@ START_TEST(test_lesions_ignore_removes_prediction_voxels)
 }
 END_TEST
 
+/*---- per-lesion HD95 ------------------------------------------------------*/
+
+/* HD95 of the whole masks of S by the boundary kernel on the full grid:
+ * an independent path (no crop, no lesion bookkeeping). */
+static ss_metric
+class_hd95(scene *s)
+{
+  ss__grid g = { s->nx, s->ny, s->nz, { s->sp[0], s->sp[1], s->sp[2] } };
+  ss__mask pm = { s->p, 1, member01 }, rm = { s->r, 1, member01 };
+  ss_plan plan = s->plan;
+  plan.npercentiles = 1;
+  plan.percentiles[0] = 95.0;
+  ss_boundary bd;
+  ss_error err = { 0 };
+  ck_assert_int_eq(ss__boundary_class(&g, &pm, &rm, NULL, &plan, &bd, &err),
+                   SS_OK);
+  return bd.hdp[0];
+}
+
+START_TEST(test_lesions_hd95_identical_lesion_is_zero)
+{
+  scene s = scene_new(8, 8, 8);
+  box(&s, s.r, 2, 5, 2, 4, 1, 3);
+  box(&s, s.p, 2, 5, 2, 4, 1, 3);
+  ss_lesion_report *rep = run(&s, false);
+  ck_metric(rep->ref[0].hd95, 0.0);
+  ck_metric(rep->lesion_hd95, 0.0);
+  ss_lesion_report_free(rep);
+  scene_free(&s);
+}
+END_TEST
+
+START_TEST(test_lesions_hd95_single_pair_equals_class_hd95)
+{
+  /* One reference and one shifted, resized prediction lesion with
+   * anisotropic spacing (0.8, 1.2, 2.5 mm), surfel and voxel surfaces:
+   * the lesion's HD95 (computed on its crop) equals the class HD95 of the
+   * same masks on the whole grid. */
+  scene s = scene_new(24, 20, 12);
+  s.sp[0] = 0.8;
+  s.sp[1] = 1.2;
+  s.sp[2] = 2.5;
+  box(&s, s.r, 4, 12, 5, 11, 3, 7);
+  box(&s, s.p, 6, 15, 4, 10, 4, 8);
+  for (int mode = 0; mode < 2; mode++) {
+    s.plan.surface = mode ? SS_SURFACE_VOXEL : SS_SURFACE_SURFEL;
+    ss_metric want = class_hd95(&s);
+    ck_assert_int_eq(want.why, SS_DEFINED);
+    ck_assert_double_gt(want.value, 0.0);
+    ss_lesion_report *rep = run(&s, false);
+    ck_metric(rep->ref[0].hd95, want.value);
+    ss_lesion_report_free(rep);
+  }
+  scene_free(&s);
+}
+END_TEST
+
+START_TEST(test_lesions_hd95_uses_only_matched_predictions)
+{
+  /* Two reference lesions, each with its own prediction: each lesion's
+   * HD95 equals the class HD95 of a scene holding only that lesion and its
+   * prediction.  Ids go by raster order (z slowest): the lesion starting
+   * at z = 1 (B) is 1.  The BraTS-style lesion-wise HD95 is the mean of the two
+   * (no misses, no false positives). */
+  scene s = scene_new(30, 12, 10);
+  box(&s, s.r, 2, 7, 2, 8, 2, 6);
+  box(&s, s.p, 3, 9, 2, 7, 2, 7);
+  box(&s, s.r, 18, 25, 3, 9, 1, 5);
+  box(&s, s.p, 17, 24, 3, 8, 1, 5);
+  ss_lesion_report *rep = run(&s, false);
+  ck_counts(rep, 2, 0, 0, 2);
+  scene a = scene_new(30, 12, 10), b = scene_new(30, 12, 10);
+  box(&a, a.r, 2, 7, 2, 8, 2, 6);
+  box(&a, a.p, 3, 9, 2, 7, 2, 7);
+  box(&b, b.r, 18, 25, 3, 9, 1, 5);
+  box(&b, b.p, 17, 24, 3, 8, 1, 5);
+  double ha = class_hd95(&a).value, hb = class_hd95(&b).value;
+  ck_assert_double_ne(ha, hb);
+  ck_metric(rep->ref[0].hd95, hb);
+  ck_metric(rep->ref[1].hd95, ha);
+  ck_metric(rep->lesion_hd95, (ha + hb) / 2.0);
+  ss_lesion_report_free(rep);
+  scene_free(&a);
+  scene_free(&b);
+  scene_free(&s);
+}
+END_TEST
+
+START_TEST(test_lesions_hd95_false_positive_counts_worst)
+{
+  /* One matched pair with HD95 h plus one false positive, worst 100 mm:
+   * lesion-wise HD95 = (h + 100) / 2. */
+  scene s = scene_new(20, 10, 10);
+  box(&s, s.r, 2, 6, 2, 6, 2, 6);
+  box(&s, s.p, 2, 6, 2, 6, 2, 6);
+  box(&s, s.p, 14, 15, 2, 3, 2, 3);
+  s.plan.has_worst_distance = true;
+  s.plan.worst_distance_mm = 100.0;
+  ss_lesion_report *rep = run(&s, false);
+  ck_counts(rep, 1, 1, 0, 1);
+  ck_metric(rep->lesion_hd95, (0.0 + 100.0) / 2.0);
+  ck_metric(rep->lesion_dice, 0.5);
+  ss_lesion_report_free(rep);
+  scene_free(&s);
+}
+END_TEST
+
 /*---- thread independence -------------------------------------------------*/
 
 static void
@@ -511,6 +619,12 @@ lesions_suite(void)
   tcase_add_test(tc, test_lesions_ignore_removes_prediction_voxels);
   tcase_add_loop_test(tc, test_lesions_same_report_for_any_thread_count, 0,
                       3);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("hd95");
+  tcase_add_test(tc, test_lesions_hd95_identical_lesion_is_zero);
+  tcase_add_test(tc, test_lesions_hd95_single_pair_equals_class_hd95);
+  tcase_add_test(tc, test_lesions_hd95_uses_only_matched_predictions);
+  tcase_add_test(tc, test_lesions_hd95_false_positive_counts_worst);
   suite_add_tcase(s, tc);
   return s;
 }
