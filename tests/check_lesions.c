@@ -59,7 +59,7 @@ run(scene *s, bool with_ignore)
   ss_lesion_report *rep = NULL;
   ss_error err = { 0 };
   ss_status st = ss__lesions_class(&g, &pm, &rm, with_ignore ? &im : NULL,
-                                   &s->plan, &rep, &err);
+                                   NULL, &s->plan, &rep, &err);
   ck_assert_msg(st == SS_OK, "status %d: %s", st, err.detail);
   ck_assert_ptr_nonnull(rep);
   return rep;
@@ -286,7 +286,7 @@ START_TEST(test_lesions_dilation_with_iou_is_erange)
   ss__mask pm = { s.p, 1, member01 }, rm = { s.r, 1, member01 };
   ss_lesion_report *rep = NULL;
   ss_error err = { 0 };
-  ck_assert_int_eq(ss__lesions_class(&g, &pm, &rm, NULL, &s.plan, &rep, &err),
+  ck_assert_int_eq(ss__lesions_class(&g, &pm, &rm, NULL, NULL, &s.plan, &rep, &err),
                    SS_ERANGE);
   ck_assert_ptr_null(rep);
   scene_free(&s);

@@ -122,12 +122,15 @@ SS_NODISCARD ss_status ss__components(const uint8_t *mask, int64_t nx,
 
 /* Lesion-wise metrics of one class (lesions.c): components of PRED and
  * REF (minus IGNORE when not NULL) under plan->lesion, matching, counts
- * and per-lesion Dice and HD95.  On SS_OK *OUT owns a new report (free
- * with ss_lesion_report_free). */
+ * and per-lesion Dice and HD95.  BOX, when not NULL, is a voxel box
+ * {x0, y0, z0, x1, y1, z1} (inclusive; x1 < x0 when empty) known to hold
+ * every voxel of PRED and REF, which saves a pass over the grid.  On
+ * SS_OK *OUT owns a new report (free with ss_lesion_report_free). */
 SS_NODISCARD ss_status ss__lesions_class(const ss__grid *g,
                                          const ss__mask *pred,
                                          const ss__mask *ref,
                                          const ss__mask *ignore,
+                                         const int64_t *box,
                                          const ss_plan *plan,
                                          ss_lesion_report **out,
                                          ss_error *err);
