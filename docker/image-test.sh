@@ -10,6 +10,7 @@
 # HEALTHCHECK, OCI labels, size < 150 MB); the processes run as uid 10001;
 # /healthz and /readyz answer; the HEALTHCHECK command succeeds; /v1/score
 # and the image's CLI give the host build's report (apart from timing_ms);
+# evaluate --shard + merge in the image equal one host evaluate run;
 # no patient header text in the logs; SIGTERM with a request in flight
 # drains (the request gets its report) and exits 0.
 # Ends with "N passed, N failed".  SPDX-License-Identifier: MIT
@@ -188,6 +189,36 @@ check "/v1/score with options answers 200" test "$(score image-opts -F "options=
 check "/v1/score with options equals the host build's" $JC same "$OUT/image-opts.json" "$OUT/host-opts.json"
 run_cli score /data/pred.nii.gz /data/ref.nii.gz >"$OUT/image-cli.json" 2>"$OUT/image-cli.err"
 check "the image's CLI report equals the host build's" $JC same "$OUT/image-cli.json" "$OUT/host.json"
+
+# Sharded evaluation in the image (2 shards + merge, as the Kubernetes Job
+# runs it) equals one evaluate run of the host build.
+EV=$OUT/ev
+mkdir -p "$EV/pred" "$EV/ref" "$EV/out"
+for c in a b c; do cp "$DATA/pred.nii.gz" "$EV/pred/case_$c.nii.gz"; done
+cp "$DATA/ref.nii.gz" "$EV/ref/case_a.nii.gz"
+cp "$DATA/ref2.nii.gz" "$EV/ref/case_b.nii.gz"
+cp "$DATA/ref.nii.gz" "$EV/ref/case_c.nii.gz"
+chmod 0777 "$EV/out"
+"$BUILD/segscore" evaluate --pred-dir "$EV/pred" --ref-dir "$EV/ref" --out "$OUT/host-eval.json"
+run_eval() { # the image's CLI with $EV mounted at /ev (out/ writable)
+  if [ "$ENGINE" = docker ]; then
+    docker run --rm --read-only --cap-drop ALL --security-opt no-new-privileges \
+      -v "$PWD/$EV:/ev" --entrypoint /usr/local/bin/segscore "$IMAGE" "$@"
+  else
+    "${BR[@]}" -v "$PWD/$EV:/ev" "$CTR" -- /usr/local/bin/segscore "$@"
+  fi
+}
+run_eval evaluate --pred-dir /ev/pred --ref-dir /ev/ref --shard 0/2 --out /ev/out/s0.json &&
+  run_eval evaluate --pred-dir /ev/pred --ref-dir /ev/ref --shard 1/2 --out /ev/out/s1.json &&
+  run_eval merge /ev/out/s0.json /ev/out/s1.json --out /ev/out/merged.json
+check "evaluate --shard 0/2, 1/2 and merge run in the image" test -s "$EV/out/merged.json"
+check "... the merged output equals the host's single evaluate run" /usr/bin/python3 -c '
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+for d in (a, b):
+    for c in d["cases"]:
+        c["report"].pop("timing_ms", None)
+sys.exit(a != b)' "$OUT/host-eval.json" "$EV/out/merged.json"
 
 score inflight >"$OUT/inflight.code" &
 CURL=$!
