@@ -65,13 +65,15 @@ else
   cat "$OUT/valid.log"; no "manifests valid"
 fi
 
-# Each broken copy must be refused: NAME SED-EXPRESSION [FILE]
+# Each broken copy must be refused: NAME SED-EXPRESSION [FILE]; only the
+# unknown-field case needs the (slow) tsc layer.
 refuse() {
-  local name=$1 expr=$2 file=${3:-$OUT/k8s.yaml}
+  local name=$1 expr=$2 file=${3:-$OUT/k8s.yaml} fields=--no-fields
+  [ "$name" = unknown-field ] && fields=
   sed -e "$expr" "$file" >"$OUT/bad-$name.yaml"
   if cmp -s "$file" "$OUT/bad-$name.yaml"; then
     no "refuses $name (the edit changed nothing)"
-  elif $V --expect-fail "$OUT/bad-$name.yaml" >"$OUT/bad-$name.log" 2>&1; then
+  elif $V --expect-fail $fields "$OUT/bad-$name.yaml" >"$OUT/bad-$name.log" 2>&1; then
     ok "refuses $name: $(grep -v '^validate:' "$OUT/bad-$name.log" | head -1 | cut -c1-110)"
   else
     cat "$OUT/bad-$name.log"; no "refuses $name"
@@ -90,10 +92,10 @@ refuse short-grace 's/terminationGracePeriodSeconds: 130/terminationGracePeriodS
 refuse readiness-on-healthz '/readinessProbe:/,/path:/s#path: /readyz#path: /healthz#'
 refuse unsharded-job 's#"\$(JOB_COMPLETION_INDEX)/4"#"0/4"#' docker/k8s/evaluate-job.yaml
 sed -e 's/read_only: true/read_only: false/' docker/compose.yaml >"$OUT/bad-compose.yaml"
-$V --expect-fail --compose "$OUT/bad-compose.yaml" >"$OUT/bad-compose.log" 2>&1 &&
+$V --expect-fail --no-fields --compose "$OUT/bad-compose.yaml" >"$OUT/bad-compose.log" 2>&1 &&
   ok "refuses a compose file with a writable root" || no "refuses a compose file with a writable root"
 sed -e 's/read_only: true/readonly: true/' docker/compose.yaml >"$OUT/bad-compose2.yaml"
-$V --expect-fail --compose "$OUT/bad-compose2.yaml" >"$OUT/bad-compose2.log" 2>&1 &&
+$V --expect-fail --no-fields --compose "$OUT/bad-compose2.yaml" >"$OUT/bad-compose2.log" 2>&1 &&
   ok "refuses a compose file with an unknown key" || no "refuses a compose file with an unknown key"
 
 [ "$fails" -eq 0 ]
