@@ -130,7 +130,7 @@ else
   }
   # The segscored process below our buildah run (chroot: same PID space).
   daemon_pid() {
-    local p kids
+    local p
     for p in $(pgrep -x segscored); do
       local q=$p
       while [ "$q" -gt 1 ]; do
@@ -143,10 +143,10 @@ else
   daemon_uid() { awk '/^Uid:/ {print $2}' "/proc/$(daemon_pid)/status"; }
   healthcheck() { "${BR[@]}" "$CTR" -- /usr/local/bin/segscored --healthcheck; }
   stop_daemon() { # as `docker stop`: SIGTERM to the container's process
-    local pid i
+    local pid
     pid=$(daemon_pid) || return 1
     kill -TERM "$pid"
-    for i in $(seq 300); do
+    for _ in $(seq 300); do
       kill -0 "$RUNPID" 2>/dev/null || break
       sleep 0.1
     done
