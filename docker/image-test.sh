@@ -110,6 +110,10 @@ if [ "$ENGINE" = docker ]; then
   }
   daemon_uid() { docker exec "$CTR" id -u; }
   healthcheck() { docker exec "$CTR" /usr/local/bin/segscored --healthcheck; }
+  healthcheck_cmd() { # the same probe from a fresh container on the same port
+    docker run --rm --network host -e "SEGSCORE_LISTEN=127.0.0.1:$PORT" \
+      --entrypoint /usr/local/bin/segscored "$IMAGE" --healthcheck
+  }
   stop_daemon() { # docker stop sends STOPSIGNAL, waits, reports the exit code
     docker stop -t 30 "$CTR" >/dev/null &&
       test "$(docker inspect -f '{{.State.ExitCode}}' "$CTR")" = 0
@@ -142,6 +146,7 @@ else
   }
   daemon_uid() { awk '/^Uid:/ {print $2}' "/proc/$(daemon_pid)/status"; }
   healthcheck() { "${BR[@]}" "$CTR" -- /usr/local/bin/segscored --healthcheck; }
+  healthcheck_cmd() { healthcheck; }
   stop_daemon() { # as `docker stop`: SIGTERM to the container's process
     local pid
     pid=$(daemon_pid) || return 1
@@ -228,6 +233,8 @@ wait "$CURL"
 check "the request in flight at SIGTERM still gets its report" \
   bash -c 'test "$(cat "$0")" = 200' "$OUT/inflight.code"
 check "... and it equals the host build's" $JC same "$OUT/inflight.json" "$OUT/host.json"
+hc_fails() { ! healthcheck_cmd; }
+check "HEALTHCHECK command fails once the daemon is gone" hc_fails
 logs >"$OUT/daemon.log.all"
 check "log says draining then stopped" \
   bash -c 'grep -q "\"draining\"" "$0" && grep -q "\"stopped\"" "$0"' "$OUT/daemon.log.all"
