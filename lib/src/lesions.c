@@ -85,9 +85,12 @@ union_box(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
         if (!(ss__mask_at(pred, i) || ss__mask_at(ref, i)) ||
             (ignore != NULL && ss__mask_at(ignore, i)))
           continue;
-        x0 = x < x0 ? x : x0;  x1 = x > x1 ? x : x1;
-        y0 = y < y0 ? y : y0;  y1 = y > y1 ? y : y1;
-        z0 = z < z0 ? z : z0;  z1 = z > z1 ? z : z1;
+        x0 = x < x0 ? x : x0;
+        x1 = x > x1 ? x : x1;
+        y0 = y < y0 ? y : y0;
+        y1 = y > y1 ? y : y1;
+        z0 = z < z0 ? z : z0;
+        z1 = z > z1 ? z : z1;
       }
   if (x1 < 0)
     return false;
