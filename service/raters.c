@@ -323,6 +323,8 @@ svc_score_multi(const svc_score_input *in, ss_volume *pred, ss_plan *plan,
   *report = root;
   rc = 0;
 done:
+  if (rc != 0 && err->field[0] == '\0')
+    snprintf(err->field, sizeof err->field, "reference");
   multi_clear(&m);
   ss_report_free(rep);
   ss_volume_free(cons);
