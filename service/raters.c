@@ -142,7 +142,8 @@ multi_clear(multi *m)
 static json_t *
 inter_rater_class(const multi *m, int i, const ss_report *cons)
 {
-  ss_metric dice[SS_MAX_RATERS * SS_MAX_RATERS], hd[SS_MAX_RATERS * SS_MAX_RATERS];
+  ss_metric dice[SS_MAX_RATERS * SS_MAX_RATERS];
+  ss_metric hd[SS_MAX_RATERS * SS_MAX_RATERS];
   ss_metric pd[SS_MAX_RATERS];
   int nhd = 0;
   for (int p = 0; p < m->npairs; p++) {

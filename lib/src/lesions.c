@@ -158,7 +158,7 @@ dilate18(uint8_t *src, uint8_t *tmp, const int64_t n[3], int iter,
   *result = a;
 }
 
-/*---- overlap table -----------------------------------------------------------*/
+/*---- overlap table ---------------------------------------------------------*/
 
 /* (match label, prediction label) -> voxel counts: TOUCH counts shared
  * voxels of the match region (the dilated reference when dilating),
@@ -221,7 +221,7 @@ pair_add(pair_map *pm, int32_t m, int32_t p, int inter)
   return true;
 }
 
-/*---- stats pass --------------------------------------------------------------*/
+/*---- stats pass ------------------------------------------------------------*/
 
 static void
 box_add(box3 *b, int64_t voxels_before, int64_t x, int64_t y, int64_t z)
@@ -265,7 +265,7 @@ stats_pass(const crop *c, comp_stat *ps, comp_stat *rs, pair_map *pairs)
   return true;
 }
 
-/*---- matching ----------------------------------------------------------------*/
+/*---- matching --------------------------------------------------------------*/
 
 /* An accepted or candidate match between reference lesion R and
  * prediction lesion P (report ids). */
@@ -355,7 +355,7 @@ link_matches(ss_lesion_report *rep, match *acc, int64_t n)
   }
 }
 
-/*---- per-lesion Dice and HD95 ------------------------------------------------*/
+/*---- per-lesion Dice and HD95 ----------------------------------------------*/
 
 static ss_metric
 defined(double v)
@@ -422,7 +422,7 @@ lesion_hd95(const ss__grid *g, const crop *c, const ss_lesion *l, int32_t m,
   return st;
 }
 
-/*---- summary numbers ---------------------------------------------------------*/
+/*---- summary numbers -------------------------------------------------------*/
 
 static void
 summarise(ss_lesion_report *rep, const ss_plan *plan)
@@ -476,7 +476,7 @@ summarise(ss_lesion_report *rep, const ss_plan *plan)
                            : undefined(SS_NOT_FINITE);
 }
 
-/*---- the class ---------------------------------------------------------------*/
+/*---- the class -------------------------------------------------------------*/
 
 static ss_status
 check_options(const ss_lesion_options *o, ss_error *err)
