@@ -22,6 +22,7 @@ ss_lesion_options_init(ss_lesion_options *o)
   o->match = SS_LESION_MATCH_ANY_OVERLAP;
   o->iou_threshold = 0.5;
   o->min_side = SS_LESION_MIN_BOTH;
+  o->list_lesions = true;
 }
 
 void
