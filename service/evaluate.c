@@ -63,7 +63,7 @@ now_s(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/*---- folders -----------------------------------------------------------------*/
+/*---- folders ---------------------------------------------------------------*/
 
 /* The case name of a NIfTI file name (without .nii.gz / .nii), or NULL. */
 static char *
@@ -168,7 +168,7 @@ pair_cases(const ev_args *a, const found_list *p, const found_list *r,
   return n;
 }
 
-/*---- the pool ----------------------------------------------------------------*/
+/*---- the pool --------------------------------------------------------------*/
 
 static void
 score_case(ev_pool *pool, ev_case *c)
@@ -247,7 +247,7 @@ run_pool(ev_pool *pool, int jobs)
   return 0;
 }
 
-/*---- arguments and output ------------------------------------------------------*/
+/*---- arguments and output --------------------------------------------------*/
 
 static int
 parse_args(int argc, char **argv, ev_args *a)

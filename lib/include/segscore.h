@@ -231,6 +231,8 @@ typedef struct {
                                   an 18-neighbour dilation of the
                                   reference before matching (any_overlap
                                   only); default 0 */
+  bool list_lesions;           /* report the per-lesion lists (default
+                                  true; the counts are always there) */
 } ss_lesion_options;
 
 #define SS_LESION_MAX_DILATION 32

@@ -22,6 +22,7 @@ ss_lesion_options_init(ss_lesion_options *o)
   o->match = SS_LESION_MATCH_ANY_OVERLAP;
   o->iou_threshold = 0.5;
   o->min_side = SS_LESION_MIN_BOTH;
+  o->list_lesions = true;
 }
 
 void
@@ -85,9 +86,12 @@ union_box(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
         if (!(ss__mask_at(pred, i) || ss__mask_at(ref, i)) ||
             (ignore != NULL && ss__mask_at(ignore, i)))
           continue;
-        x0 = x < x0 ? x : x0;  x1 = x > x1 ? x : x1;
-        y0 = y < y0 ? y : y0;  y1 = y > y1 ? y : y1;
-        z0 = z < z0 ? z : z0;  z1 = z > z1 ? z : z1;
+        x0 = x < x0 ? x : x0;
+        x1 = x > x1 ? x : x1;
+        y0 = y < y0 ? y : y0;
+        y1 = y > y1 ? y : y1;
+        z0 = z < z0 ? z : z0;
+        z1 = z > z1 ? z : z1;
       }
   if (x1 < 0)
     return false;
@@ -155,7 +159,7 @@ dilate18(uint8_t *src, uint8_t *tmp, const int64_t n[3], int iter,
   *result = a;
 }
 
-/*---- overlap table -----------------------------------------------------------*/
+/*---- overlap table ---------------------------------------------------------*/
 
 /* (match label, prediction label) -> voxel counts: TOUCH counts shared
  * voxels of the match region (the dilated reference when dilating),
@@ -218,7 +222,7 @@ pair_add(pair_map *pm, int32_t m, int32_t p, int inter)
   return true;
 }
 
-/*---- stats pass --------------------------------------------------------------*/
+/*---- stats pass ------------------------------------------------------------*/
 
 static void
 box_add(box3 *b, int64_t voxels_before, int64_t x, int64_t y, int64_t z)
@@ -262,7 +266,7 @@ stats_pass(const crop *c, comp_stat *ps, comp_stat *rs, pair_map *pairs)
   return true;
 }
 
-/*---- matching ----------------------------------------------------------------*/
+/*---- matching --------------------------------------------------------------*/
 
 /* An accepted or candidate match between reference lesion R and
  * prediction lesion P (report ids). */
@@ -352,7 +356,7 @@ link_matches(ss_lesion_report *rep, match *acc, int64_t n)
   }
 }
 
-/*---- per-lesion Dice and HD95 ------------------------------------------------*/
+/*---- per-lesion Dice and HD95 ----------------------------------------------*/
 
 static ss_metric
 defined(double v)
@@ -419,7 +423,7 @@ lesion_hd95(const ss__grid *g, const crop *c, const ss_lesion *l, int32_t m,
   return st;
 }
 
-/*---- summary numbers ---------------------------------------------------------*/
+/*---- summary numbers -------------------------------------------------------*/
 
 static void
 summarise(ss_lesion_report *rep, const ss_plan *plan)
@@ -473,7 +477,7 @@ summarise(ss_lesion_report *rep, const ss_plan *plan)
                            : undefined(SS_NOT_FINITE);
 }
 
-/*---- the class ---------------------------------------------------------------*/
+/*---- the class -------------------------------------------------------------*/
 
 static ss_status
 check_options(const ss_lesion_options *o, ss_error *err)
