@@ -33,7 +33,8 @@ LOG=$OUT/http_daemon.log
 DPID=$!
 trap 'kill -TERM $DPID 2>/dev/null; wait $DPID 2>/dev/null' EXIT
 for i in $(seq 100); do
-  PORT=$(grep -o '"msg":"listening"[^}]*"port":[0-9]*' "$LOG" | grep -o '[0-9]*$')
+  # the whole line: its last field is "version"
+  PORT=$(grep '"msg":"listening".*"version"' "$LOG" | grep -o '"port":[0-9]*' | grep -o '[0-9]*$')
   [ -n "$PORT" ] && break
   sleep 0.1
 done
@@ -63,9 +64,34 @@ print("%.1f %.1f" % (st.median(float(r[0]) for r in rows) / 1000,
                      st.median(float(r[1]) for r in rows)))'
 }
 
+# What HTTP adds: N sequential requests on one keep-alive connection
+# (Python http.client, the prebuilt body); the medians of (client time -
+# the report's own timing_ms.total) and of that scoring time, in ms.
+http_overhead() {
+  local n=$1 size=$2
+  $PY - "$PORT" "$DATA/body_$size.bin" "$BOUNDARY" "$n" <<'PYEOF'
+import http.client, json, statistics as st, sys, time
+port, path, boundary, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+body = open(path, "rb").read()
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+hdrs = {"Content-Type": "multipart/form-data; boundary=" + boundary}
+over, work = [], []
+for _ in range(n):
+    t0 = time.perf_counter()
+    conn.request("POST", "/v1/score", body=body, headers=hdrs)
+    resp = conn.getresponse()
+    data = resp.read()
+    t = 1000 * (time.perf_counter() - t0)
+    w = json.loads(data)["timing_ms"]["total"]
+    over.append(t - w)
+    work.append(w)
+print("%.2f %.1f" % (st.median(over), st.median(work)))
+PYEOF
+}
+
 {
   echo "segscored HTTP benchmark  $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores," \
-       "workers=$WORKERS threads_per_job=$TPJ, $DUR s per run"
+       "workers=$WORKERS threads_per_job=$TPJ, $DUR s per run, load average $(cut -d" " -f1-3 /proc/loadavg)"
   printf '%-12s %7s %9s %9s %9s %7s %9s %9s %8s\n' pair clients req/s p50_ms p99_ms errors cli_wall cli_work rss_mb
   for size in $SIZES; do
     p=$DATA/pred_$size.nii.gz
@@ -74,18 +100,23 @@ print("%.1f %.1f" % (st.median(float(r[0]) for r in rows) / 1000,
     [ "$size" = 512 ] && runs=3
     read -r cli_wall cli_work <<<"$(cli_ms "$runs" "$p" "$r")"
     curl -s --max-time 300 -o /dev/null -F "prediction=@$p" -F "reference=@$r" "$URL" # warm-up
+    read -r over work <<<"$(http_overhead 15 "$size")"
     for c in $CLIENTS; do
       t=$(( c < 2 ? c : 2 ))
       res=$(BODY_FILE=$DATA/body_$size.bin wrk -t "$t" -c "$c" -d "${DUR}s" --timeout 300s \
               -s bench/http_post.lua "$URL" 2>&1 | grep '^RESULT')
       get() { echo "$res" | grep -o "$1=[0-9.]*" | cut -d= -f2; }
+      [ -n "$res" ] || res="RESULT errors=1 non2xx=0" # wrk failed
       errs=$(( $(get errors) + $(get non2xx) ))
       name=$size^3
       [ "$size" = 512 ] && name=512x512x200
       printf '%-12s %7s %9s %9s %9s %7s %9s %9s %8s\n' "$name" "$c" "$(get rps)" "$(get p50_ms)" \
         "$(get p99_ms)" "$errs" "$cli_wall" "$cli_work" "$(rss_mb VmRSS)"
       [ "$c" = 1 ] && awk -v h="$(get p50_ms)" -v w="$cli_work" -v c="$cli_wall" -v n="$name" \
-        'BEGIN { if (w > 0) printf "  %s, 1 client: HTTP p50 %.1f ms vs CLI work %.1f ms (%+.1f%%), CLI wall %.1f ms\n", n, h, w, 100 * (h - w) / w, c }' >&2
+        -v o="$over" -v dw="$work" \
+        'BEGIN { printf "  %s: HTTP adds %.2f ms to %.1f ms of scoring in the daemon (%+.1f%%);" \
+                 " wrk p50 %.1f ms; CLI: %.1f ms of scoring, %.1f ms wall\n", n, o, dw,
+                 (dw > 0 ? 100 * o / dw : 0), h, w, c }' >&2
     done
   done
   echo "daemon peak RSS (VmHWM): $(rss_mb VmHWM) MB"

@@ -8,8 +8,8 @@ enum MHD_Result
 h_healthz(svc_conn *c)
 {
   static const char ok[] = "{\"status\":\"ok\"}";
-  return svc_reply_text(c, MHD_HTTP_OK, "application/json", ok,
-                        sizeof ok - 1, false);
+  return svc_reply_text(c, MHD_HTTP_OK, "application/json", ok, sizeof ok - 1,
+                        false);
 }
 
 enum MHD_Result

@@ -10,6 +10,8 @@ h_metrics(svc_conn *c)
   if (text == NULL)
     return svc_reply_problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
                              "internal-error", "out of memory");
-  return svc_reply_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; "
-                        "charset=utf-8", text, len, true);
+  return svc_reply_text(c, MHD_HTTP_OK,
+                        "text/plain; version=0.0.4; "
+                        "charset=utf-8",
+                        text, len, true);
 }

@@ -25,19 +25,18 @@ h_score(svc_conn *c)
 {
   if (atomic_load(&c->job) == SVC_JOB_DONE)
     return reply_result(c);
-  if (!svc_admit_memory(c, svc_estimate_job_bytes(c))) {
-    svc_metrics_rejected("memory");
-    return svc_reply_problem(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
-                             "the memory budget is taken by other requests; "
-                             "retry later");
-  }
+  c->job_bytes = svc_estimate_job_bytes(c);
   /* Suspend first: a worker may finish and resume before we return. */
   MHD_suspend_connection(c->mhd);
-  if (svc_pool_submit(c) != 0) {
+  int rc = svc_pool_submit(c);
+  if (rc != 0) {
     MHD_resume_connection(c->mhd);
-    svc_metrics_rejected("queue_full");
+    svc_metrics_rejected(rc == -2 ? "memory" : "queue_full");
     return svc_reply_problem(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
-                             "the job queue is full; retry later");
+                             rc == -2 ? "the memory budget is taken by "
+                                        "other jobs; retry later"
+                                      : "the job queue is full; retry "
+                                        "later");
   }
   return MHD_YES;
 }
@@ -54,8 +53,8 @@ sleep_ms(unsigned ms)
 void
 h_score_run(svc_conn *c)
 {
-  if (svc.cfg.deadline_s > 0 &&
-      svc_now_ms() - c->t0_ms > 1000.0 * svc.cfg.deadline_s) {
+  if (svc.cfg.deadline_s > 0
+      && svc_now_ms() - c->t0_ms > 1000.0 * svc.cfg.deadline_s) {
     c->result_status = MHD_HTTP_SERVICE_UNAVAILABLE;
     c->result = svc_problem_new(c->result_status, "deadline-exceeded",
                                 "the request waited in the queue past the "

@@ -47,14 +47,13 @@ static const opt_spec opts[] = {
     CFG(threads_per_job), "OpenMP threads per job (default from cores)" },
   { "queue", "SEGSCORE_QUEUE", OPT_INT, CFG(queue),
     "jobs that may wait for a worker beyond the running ones (8)" },
-  { "max-upload-mb", "SEGSCORE_MAX_UPLOAD_MB", OPT_MB,
-    CFG(max_upload_bytes), "request body limit in MiB (1024)" },
+  { "max-upload-mb", "SEGSCORE_MAX_UPLOAD_MB", OPT_MB, CFG(max_upload_bytes),
+    "request body limit in MiB (1024)" },
   { "max-voxels", "SEGSCORE_MAX_VOXELS", OPT_U64, CFG(max_voxels),
     "voxels x channels per volume (1073741824)" },
   { "max-decompressed-mb", "SEGSCORE_MAX_DECOMPRESSED_MB", OPT_MB,
     CFG(max_decompressed_bytes), "decoded NIfTI size per volume, MiB (4096)" },
-  { "max-memory-mb", "SEGSCORE_MAX_MEMORY_MB", OPT_MB,
-    CFG(max_memory_bytes),
+  { "max-memory-mb", "SEGSCORE_MAX_MEMORY_MB", OPT_MB, CFG(max_memory_bytes),
     "admission memory budget in MiB (default: half of RAM or cgroup limit)" },
   { "timeout", "SEGSCORE_TIMEOUT", OPT_INT, CFG(timeout_s),
     "connection inactivity timeout, seconds (30)" },
@@ -81,8 +80,9 @@ usage(FILE *f)
     if (opts[i].help != NULL)
       fprintf(f, "  --%-22s %s  [%s]\n", opts[i].flag, opts[i].help,
               opts[i].env);
-  fprintf(f, "  --%-22s probe this instance's /healthz, exit 0 if healthy\n"
-             "  --%-22s this text\n",
+  fprintf(f,
+          "  --%-22s probe this instance's /healthz, exit 0 if healthy\n"
+          "  --%-22s this text\n",
           "healthcheck", "help");
 }
 
@@ -120,12 +120,16 @@ static int
 config_load(svc_config *cfg, int argc, char **argv)
 {
   int mode = 0;
-  *cfg = (svc_config){ .listen = "127.0.0.1:8080", .workers = -1,
-                       .threads_per_job = -1, .queue = 8,
+  *cfg = (svc_config){ .listen = "127.0.0.1:8080",
+                       .workers = -1,
+                       .threads_per_job = -1,
+                       .queue = 8,
                        .max_upload_bytes = 1024 * MB,
                        .max_voxels = SS_DEFAULT_MAX_VOXELS,
                        .max_decompressed_bytes = 4096 * MB,
-                       .timeout_s = 30, .deadline_s = 600, .grace_s = 60 };
+                       .timeout_s = 30,
+                       .deadline_s = 600,
+                       .grace_s = 60 };
   for (size_t i = 0; i < NOPTS; i++) {
     const char *v = getenv(opts[i].env);
     if (v != NULL && *v != '\0' && set_opt(cfg, &opts[i], v) != 0) {
@@ -149,7 +153,8 @@ config_load(svc_config *cfg, int argc, char **argv)
     size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
     const opt_spec *o = NULL;
     for (size_t i = 0; i < NOPTS; i++)
-      if (strlen(opts[i].flag) == nlen && strncmp(opts[i].flag, name, nlen) == 0)
+      if (strlen(opts[i].flag) == nlen
+          && strncmp(opts[i].flag, name, nlen) == 0)
         o = &opts[i];
     if (o == NULL) {
       fprintf(stderr, "segscored: unknown flag '%s' (see --help)\n", arg);
@@ -203,8 +208,8 @@ cpu_budget(void)
 static uint64_t
 memory_budget(void)
 {
-  uint64_t total = (uint64_t)sysconf(_SC_PHYS_PAGES) *
-                   (uint64_t)sysconf(_SC_PAGESIZE);
+  uint64_t total
+      = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
   const char *paths[] = { "/sys/fs/cgroup/memory.max",
                           "/sys/fs/cgroup/memory/memory.limit_in_bytes" };
   for (int i = 0; i < 2; i++) {
@@ -239,11 +244,13 @@ thread_budget(svc_config *cfg)
   if (t < 1)
     t = 1;
   if (w * t > cores) {
+    /* Threads give way first; more workers than cores were asked for
+     * explicitly, so they stay, with a warning. */
     int t2 = cores / w > 0 ? cores / w : 1;
-    svc_log("warn", "thread budget",
+    svc_log("warn", "workers x threads-per-job exceeds the cores",
             "{\"cores\":%d,\"workers\":%d,\"threads_per_job\":%d,"
-            "\"reduced_to\":%d}",
-            cores, w, t, t2);
+            "\"threads_per_job_now\":%d,\"oversubscribed\":%s}",
+            cores, w, t, t2, w * t2 > cores ? "true" : "false");
     t = t2;
   }
   cfg->workers = w;
@@ -285,8 +292,9 @@ resolve_listen(const char *listen, struct sockaddr_storage *ss,
     snprintf(host, sizeof host, for_connect ? "127.0.0.1" : "0.0.0.0");
   else if (for_connect && strcmp(host, "::") == 0)
     snprintf(host, sizeof host, "::1");
-  struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-                            .ai_flags = AI_NUMERICSERV }, *res = NULL;
+  struct addrinfo hints
+      = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV },
+      *res = NULL;
   if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
     return -1;
   memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -338,14 +346,14 @@ load_tokens(const char *path)
     while (*line == ' ' || *line == '\t')
       line++;
     size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' ||
-                     line[n - 1] == '\t'))
+    while (
+        n > 0
+        && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
       line[--n] = '\0';
     if (n == 0 || line[0] == '#')
       continue;
     char **t = realloc(svc.tokens, (size_t)(svc.ntokens + 1) * sizeof *t);
-    size_t *l = realloc(svc.token_lens,
-                        (size_t)(svc.ntokens + 1) * sizeof *l);
+    size_t *l = realloc(svc.token_lens, (size_t)(svc.ntokens + 1) * sizeof *l);
     if (t != NULL)
       svc.tokens = t;
     if (l != NULL)
@@ -386,13 +394,13 @@ healthcheck(const svc_config *cfg)
   struct timeval tv = { 3, 0 };
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  static const char req[] =
-      "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  static const char req[] = "GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n";
   char resp[64] = { 0 };
-  int ok = connect(fd, (struct sockaddr *)&ss, sslen) == 0 &&
-           write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1) &&
-           read(fd, resp, sizeof resp - 1) >= 12 &&
-           strncmp(resp, "HTTP/1.", 7) == 0 && strncmp(resp + 8, " 200", 4) == 0;
+  int ok = connect(fd, (struct sockaddr *)&ss, sslen) == 0
+           && write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)
+           && read(fd, resp, sizeof resp - 1) >= 12
+           && strncmp(resp, "HTTP/1.", 7) == 0
+           && strncmp(resp + 8, " 200", 4) == 0;
   close(fd);
   return ok ? 0 : 1;
 }
@@ -406,8 +414,8 @@ start_mhd(char *cert, char *key)
     svc_log("error", "bad --listen address", NULL);
     return NULL;
   }
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                   MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC
+                   | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   struct MHD_OptionItem ops[12];
@@ -421,12 +429,11 @@ start_mhd(char *cert, char *key)
   ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
                                       (intptr_t)svc.cfg.timeout_s, NULL };
   /* Well above the job capacity: shedding is by HTTP 503, not TCP. */
-  ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, 1000,
-                                      NULL };
+  ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, 1000, NULL };
   ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                       128 * 1024, NULL };
-  ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-                                      NULL };
+  ops[n++]
+      = (struct MHD_OptionItem){ MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL };
   if (cert != NULL) {
     flags |= MHD_USE_TLS;
     ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, cert };
@@ -495,8 +502,7 @@ main(int argc, char **argv)
     cert = read_file(svc.cfg.tls_cert);
     key = read_file(svc.cfg.tls_key);
     if (cert == NULL || key == NULL) {
-      svc_log("error", "--tls-cert and --tls-key must both be readable",
-              NULL);
+      svc_log("error", "--tls-cert and --tls-key must both be readable", NULL);
       return 2;
     }
   }
@@ -519,13 +525,12 @@ main(int argc, char **argv)
   }
   svc.mhd = start_mhd(cert, key);
   if (svc.mhd == NULL) {
-    svc_log("error", "cannot listen",
-            "{\"listen\":\"%s\"}", svc.cfg.listen);
+    svc_log("error", "cannot listen", "{\"listen\":\"%s\"}", svc.cfg.listen);
     svc_pool_stop();
     return 1;
   }
-  const union MHD_DaemonInfo *bound =
-      MHD_get_daemon_info(svc.mhd, MHD_DAEMON_INFO_BIND_PORT);
+  const union MHD_DaemonInfo *bound
+      = MHD_get_daemon_info(svc.mhd, MHD_DAEMON_INFO_BIND_PORT);
   svc_log("info", "listening",
           "{\"listen\":\"%s\",\"port\":%u,\"cores\":%d,\"workers\":%d,"
           "\"threads_per_job\":%d,\"queue\":%d,\"max_memory_mb\":%llu,"
@@ -533,8 +538,7 @@ main(int argc, char **argv)
           svc.cfg.listen, bound ? (unsigned)bound->port : 0u, svc.cfg.cores,
           svc.cfg.workers, svc.cfg.threads_per_job, svc.cfg.queue,
           (unsigned long long)(svc.cfg.max_memory_bytes / MB),
-          cert ? "true" : "false", svc.ntokens ? "true" : "false",
-          SS_VERSION);
+          cert ? "true" : "false", svc.ntokens ? "true" : "false", SS_VERSION);
 
   sigdelset(&sigs, SIGPIPE);
   int sig = 0;

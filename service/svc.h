@@ -20,29 +20,29 @@
 /*---- Configuration (segscored.c) ---------------------------------------*/
 
 typedef struct {
-  char listen[300];            /* "host:port", "[v6]:port" or ":port" */
-  int cores;                   /* CPU budget seen at start-up */
+  char listen[300]; /* "host:port", "[v6]:port" or ":port" */
+  int cores;        /* CPU budget seen at start-up */
   int workers, threads_per_job, queue;
-  uint64_t max_upload_bytes;   /* whole request body */
-  uint64_t max_voxels;         /* per volume, voxels x channels */
+  uint64_t max_upload_bytes;       /* whole request body */
+  uint64_t max_voxels;             /* per volume, voxels x channels */
   uint64_t max_decompressed_bytes; /* per volume */
-  uint64_t max_memory_bytes;   /* admission budget over all requests */
-  unsigned timeout_s;          /* inactivity */
-  unsigned deadline_s;         /* whole request, upload to reply */
-  unsigned grace_s;            /* drain time after SIGTERM */
+  uint64_t max_memory_bytes;       /* admission budget over all requests */
+  unsigned timeout_s;              /* inactivity */
+  unsigned deadline_s;             /* whole request, upload to reply */
+  unsigned grace_s;                /* drain time after SIGTERM */
   char token_file[4096], tls_cert[4096], tls_key[4096];
-  unsigned job_delay_ms;       /* testing only: sleep before each job */
+  unsigned job_delay_ms; /* testing only: sleep before each job */
 } svc_config;
 
 /* Process-wide daemon state (one daemon per process). */
 typedef struct {
   svc_config cfg;
   struct MHD_Daemon *mhd;
-  char **tokens;               /* bearer tokens; NULL = auth off */
+  char **tokens; /* bearer tokens; NULL = auth off */
   size_t *token_lens;
   int ntokens;
   atomic_bool draining;
-  atomic_int admitted;         /* score requests uploading, queued or running */
+  atomic_int admitted; /* score requests uploading, queued or running */
   atomic_uint_fast64_t mem_reserved; /* admission estimate, bytes */
 } svc_state;
 
@@ -57,11 +57,7 @@ typedef struct {
   size_t len, cap;
 } svc_buf;
 
-typedef enum {
-  SVC_JOB_NONE = 0,
-  SVC_JOB_QUEUED,
-  SVC_JOB_DONE
-} svc_job_state;
+typedef enum { SVC_JOB_NONE = 0, SVC_JOB_QUEUED, SVC_JOB_DONE } svc_job_state;
 
 struct svc_route;
 
@@ -70,14 +66,15 @@ struct svc_route;
 typedef struct svc_conn {
   const struct svc_route *route;
   struct MHD_Connection *mhd;
-  const char *method;
+  char method[16]; /* copied: logged after MHD is done */
   char request_id[SVC_RID_MAX];
-  double t0_ms;                /* monotonic, first call */
-  int status;                  /* HTTP status queued (0 = none yet) */
-  bool aborted;                /* connection ended without a full reply */
+  double t0_ms; /* monotonic, first call */
+  int status;   /* HTTP status queued (0 = none yet) */
+  bool aborted; /* connection ended without a full reply */
   uint64_t bytes_in, bytes_out, voxels;
-  bool admitted;               /* holds an admission slot */
-  uint64_t mem_reserved;       /* bytes held in svc.mem_reserved */
+  bool admitted;         /* holds an admission slot */
+  uint64_t mem_reserved; /* upload bytes held in svc.mem_reserved */
+  uint64_t job_bytes;    /* estimated decode + working memory */
 
   /* A problem found while the body streams in; replied after the body. */
   int pend_status;
@@ -89,23 +86,23 @@ typedef struct svc_conn {
   svc_buf pred, refs[SVC_MAX_REFS], options;
   int nrefs;
   bool has_pred, has_options;
-  svc_buf *cur;                /* part being filled */
-  const char *cur_key;         /* its name, static */
-  bool discard;                /* drop the rest of the body */
+  svc_buf *cur;        /* part being filled */
+  const char *cur_key; /* its name, static */
+  bool discard;        /* drop the rest of the body */
 
   /* Job (svc_pool.c, h_score.c). */
-  _Atomic int job;             /* svc_job_state */
-  json_t *result;              /* report or problem, owned */
+  _Atomic int job; /* svc_job_state */
+  json_t *result;  /* report or problem, owned */
   int result_status;
-  struct svc_conn *next;       /* queue link */
+  struct svc_conn *next; /* queue link */
 } svc_conn;
 
 /*---- Routes (svc_router.c) ---------------------------------------------*/
 
 enum {
-  SVC_R_AUTH = 1u << 0,        /* bearer token required when configured */
-  SVC_R_UPLOAD = 1u << 1,      /* multipart/form-data body, admission */
-  SVC_R_QUIET = 1u << 2        /* log only failures (probes, scrapes) */
+  SVC_R_AUTH = 1u << 0,   /* bearer token required when configured */
+  SVC_R_UPLOAD = 1u << 1, /* multipart/form-data body, admission */
+  SVC_R_QUIET = 1u << 2   /* log only failures (probes, scrapes) */
 };
 
 /* A handler runs once the generic checks passed and, for upload routes,
@@ -116,7 +113,7 @@ typedef enum MHD_Result (*svc_handler)(svc_conn *c);
 typedef struct svc_route {
   const char *method;
   const char *path;
-  const char *name;            /* label in metrics and logs */
+  const char *name; /* label in metrics and logs */
   svc_handler fn;
   unsigned flags;
 } svc_route;
@@ -185,12 +182,16 @@ void svc_upload_free(svc_conn *c);
 
 /*---- Admission (svc_admit.c) -------------------------------------------*/
 
-int svc_capacity(void);                  /* workers + queue */
-bool svc_admit_slot(svc_conn *c);        /* false = saturated */
+int svc_capacity(void);           /* workers + queue */
+bool svc_admit_slot(svc_conn *c); /* false = saturated */
 bool svc_admit_memory(svc_conn *c, uint64_t bytes);
 void svc_admit_release(svc_conn *c);
 /* Estimated bytes to decode and score the uploaded volumes. */
 uint64_t svc_estimate_job_bytes(const svc_conn *c);
+/* Whether a job of JOB_BYTES fits next to the running and queued ones
+ * (svc_pool.c calls it under its lock): uploads held by every admitted
+ * request, plus the working memory of the jobs that can run at once. */
+bool svc_admit_job(uint64_t job_bytes, uint64_t max_other, int njobs);
 /* Voxels x channels from a NIfTI-1/2 header (gzip or not); 0 unknown. */
 uint64_t svc_nifti_peek_voxels(const void *buf, size_t len,
                                uint64_t *raw_bytes);
@@ -198,9 +199,10 @@ uint64_t svc_nifti_peek_voxels(const void *buf, size_t len,
 /*---- Worker pool (svc_pool.c) ------------------------------------------*/
 
 int svc_pool_start(int workers);
-/* Queue a job whose connection is suspended; -1 when full. */
+/* Queue a job whose connection is suspended; -1 when the queue is full,
+ * -2 when the memory budget is. */
 int svc_pool_submit(svc_conn *c);
-void svc_pool_stop(void);                /* joins the workers */
+void svc_pool_stop(void); /* joins the workers */
 int svc_pool_queued(void);
 int svc_pool_running(void);
 
@@ -208,7 +210,7 @@ int svc_pool_running(void);
 
 void svc_metrics_request(const svc_conn *c, double seconds);
 void svc_metrics_rejected(const char *reason);
-char *svc_metrics_render(size_t *len);   /* malloc'd Prometheus text */
+char *svc_metrics_render(size_t *len); /* malloc'd Prometheus text */
 
 /*---- Logging (svc_log.c) -----------------------------------------------*/
 
@@ -219,6 +221,6 @@ void svc_log_mhd(void *cls, const char *fmt, va_list ap);
 
 /*---- Misc ---------------------------------------------------------------*/
 
-double svc_now_ms(void);                 /* monotonic */
+double svc_now_ms(void); /* monotonic */
 
 #endif /* SVC_H */

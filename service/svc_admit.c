@@ -34,8 +34,7 @@ svc_admit_memory(svc_conn *c, uint64_t bytes)
   do {
     if (cur > 0 && cur + bytes > svc.cfg.max_memory_bytes)
       return false;
-  } while (!atomic_compare_exchange_weak(&svc.mem_reserved, &cur,
-                                         cur + bytes));
+  } while (!atomic_compare_exchange_weak(&svc.mem_reserved, &cur, cur + bytes));
   c->mem_reserved += bytes;
   return true;
 }
@@ -51,6 +50,22 @@ svc_admit_release(svc_conn *c)
     atomic_fetch_sub(&svc.mem_reserved, c->mem_reserved);
     c->mem_reserved = 0;
   }
+}
+
+/* Only min(workers, jobs) jobs decode at once, so the working memory
+ * counted is that many times the largest job's; the uploads of every
+ * admitted request are in svc.mem_reserved.  Nothing else running: always
+ * fits (the per-volume limits bound a lone job). */
+bool
+svc_admit_job(uint64_t job_bytes, uint64_t max_other, int njobs)
+{
+  if (njobs == 0)
+    return true;
+  uint64_t biggest = job_bytes > max_other ? job_bytes : max_other;
+  uint64_t concurrent
+      = (uint64_t)(njobs + 1 < svc.cfg.workers ? njobs + 1 : svc.cfg.workers);
+  return atomic_load(&svc.mem_reserved) + concurrent * biggest
+         <= svc.cfg.max_memory_bytes;
 }
 
 /* First HDR bytes of a volume, inflated if gzip; returns the count. */
@@ -108,7 +123,8 @@ svc_nifti_peek_voxels(const void *buf, size_t len, uint64_t *raw_bytes)
   v2 = sz == 540;
   if (v2 && n < 540)
     return 0;
-  int64_t dim0 = v2 ? (int64_t)rd(h + 16, 8, swap) : (int16_t)rd(h + 40, 2, swap);
+  int64_t dim0
+      = v2 ? (int64_t)rd(h + 16, 8, swap) : (int16_t)rd(h + 40, 2, swap);
   int bitpix = (int16_t)rd(h + (v2 ? 14 : 72), 2, swap);
   if (dim0 < 1 || dim0 > 7 || bitpix <= 0)
     return 0;
@@ -124,8 +140,9 @@ svc_nifti_peek_voxels(const void *buf, size_t len, uint64_t *raw_bytes)
   return nvox;
 }
 
-/* Per volume: the decompressed bytes plus 4 bytes a voxel decoded; per
- * job: 16 bytes a voxel of working space (masks, distance maps). */
+/* Per volume: the decompressed bytes (transient) plus the decoded form
+ * (a 1-2 byte label index, or 4-byte floats); per job 8 bytes a voxel of
+ * working space (masks, distance maps over the bounding box). */
 uint64_t
 svc_estimate_job_bytes(const svc_conn *c)
 {
@@ -137,8 +154,8 @@ svc_estimate_job_bytes(const svc_conn *c)
     v[nv++] = &c->refs[i];
   for (int i = 0; i < nv; i++) {
     uint64_t nvox = svc_nifti_peek_voxels(v[i]->data, v[i]->len, &raw);
-    total += raw + 4 * nvox;
+    total += raw + (raw >= 4 * nvox ? 4 : 2) * nvox;
     most = nvox > most ? nvox : most;
   }
-  return total + 16 * most;
+  return total + 8 * most;
 }

@@ -73,7 +73,8 @@ svc_reply_text(svc_conn *c, int status, const char *ctype, const char *text,
                size_t len, bool owned)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer(
-      len, (void *)text, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+      len, (void *)text,
+      owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
   if (r == NULL) {
     if (owned)
       free((void *)text);
@@ -96,9 +97,9 @@ svc_reply_json(svc_conn *c, int status, json_t *body, const char *ctype)
   char *text = body ? svc_json_dump(body, 0) : NULL;
   json_decref(body);
   if (text == NULL) {
-    static const char oom[] =
-        "{\"type\":\"" SVC_PROBLEM_BASE "internal-error\",\"title\":"
-        "\"Internal error\",\"status\":500,\"detail\":\"out of memory\"}";
+    static const char oom[]
+        = "{\"type\":\"" SVC_PROBLEM_BASE "internal-error\",\"title\":"
+          "\"Internal error\",\"status\":500,\"detail\":\"out of memory\"}";
     return svc_reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
                           "application/problem+json", oom, sizeof oom - 1,
                           false);
@@ -125,8 +126,7 @@ enum MHD_Result
 svc_reply_error(svc_conn *c, const ss_error *err)
 {
   int status = svc_http_status(err->code);
-  return svc_reply_json(c, status,
-                        svc_problem_json(err, status, c->request_id),
+  return svc_reply_json(c, status, svc_problem_json(err, status, c->request_id),
                         "application/problem+json");
 }
 

@@ -32,7 +32,8 @@ timestamp(char *out, size_t cap)
 static void
 emit(json_t *line)
 {
-  char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+  char *text
+      = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
   json_decref(line);
   if (text == NULL)
     return;
@@ -48,15 +49,18 @@ svc_log_request(const svc_conn *c, double duration_ms)
 {
   char ts[40];
   timestamp(ts, sizeof ts);
-  json_t *line = json_pack(
-      "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:I}", "ts", ts,
-      "level",
-      c->status == 503 ? "warn" : c->status >= 500 ? "error" : "info", "msg", "request",
-      "request_id", c->request_id, "method", c->method, "route",
-      c->route ? c->route->name : "other", "status", c->status, "bytes_in",
-      (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out,
-      "duration_ms", (double)(int64_t)(duration_ms * 1000.0) / 1000.0,
-      "voxels", (json_int_t)c->voxels);
+  json_t *line
+      = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:I}",
+                  "ts", ts, "level",
+                  c->status == 503   ? "warn"
+                  : c->status >= 500 ? "error"
+                                     : "info",
+                  "msg", "request", "request_id", c->request_id, "method",
+                  c->method, "route", c->route ? c->route->name : "other",
+                  "status", c->status, "bytes_in", (json_int_t)c->bytes_in,
+                  "bytes_out", (json_int_t)c->bytes_out, "duration_ms",
+                  (double)(int64_t)(duration_ms * 1000.0) / 1000.0, "voxels",
+                  (json_int_t)c->voxels);
   if (line != NULL && c->aborted)
     json_object_set_new(line, "aborted", json_true());
   emit(line);
@@ -67,8 +71,8 @@ svc_log(const char *level, const char *msg, const char *fmt, ...)
 {
   char ts[40];
   timestamp(ts, sizeof ts);
-  json_t *line = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level,
-                           "msg", msg);
+  json_t *line
+      = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level, "msg", msg);
   if (line != NULL && fmt != NULL) {
     /* FMT is a JSON object text of extra fields ("{\"port\":8080}"). */
     char buf[1024];

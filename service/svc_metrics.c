@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                  1,     2.5,  5,     10,   30,  60,  120 };
+static const double buckets[]
+    = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
 #define NBUCKETS (sizeof buckets / sizeof *buckets)
 #define MAX_ROUTES 16
 #define MAX_CODES 24
 #define NREASONS 3
 
-static const char *const reasons[NREASONS] = { "queue_full", "memory",
-                                               "draining" };
+static const char *const reasons[NREASONS]
+    = { "queue_full", "memory", "draining" };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {

@@ -30,8 +30,9 @@ request_id_ok(const char *s)
   size_t n = 0;
   for (; s[n] != '\0'; n++) {
     char ch = s[n];
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+              || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'
+              || ch == '.';
     if (!ok || n >= SVC_RID_MAX - 1)
       return false;
   }
@@ -41,8 +42,8 @@ request_id_ok(const char *s)
 static void
 request_id_set(svc_conn *c)
 {
-  const char *in =
-      MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-ID");
+  const char *in
+      = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-ID");
   if (in != NULL && request_id_ok(in)) {
     snprintf(c->request_id, sizeof c->request_id, "%s", in);
     return;
@@ -79,8 +80,8 @@ authorized(svc_conn *c)
 {
   if (svc.ntokens == 0)
     return true;
-  const char *h =
-      MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "Authorization");
+  const char *h
+      = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "Authorization");
   if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
     return false;
   h += 7;
@@ -97,8 +98,10 @@ is_multipart(svc_conn *c)
 {
   const char *ct = MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND,
                                                MHD_HTTP_HEADER_CONTENT_TYPE);
-  return ct != NULL &&
-         strncasecmp(ct, "multipart/form-data", strlen("multipart/form-data")) == 0;
+  return ct != NULL
+         && strncasecmp(ct, "multipart/form-data",
+                        strlen("multipart/form-data"))
+                == 0;
 }
 
 /* -1 when the request has no valid Content-Length (chunked). */
@@ -163,9 +166,9 @@ first_call(svc_conn *c, const char *url)
     if (strcmp(svc_routes[i].path, url) != 0)
       continue;
     path_match = &svc_routes[i];
-    if (strcmp(svc_routes[i].method, c->method) == 0 ||
-        (strcmp(c->method, "HEAD") == 0 &&
-         strcmp(svc_routes[i].method, "GET") == 0)) {
+    if (strcmp(svc_routes[i].method, c->method) == 0
+        || (strcmp(c->method, "HEAD") == 0
+            && strcmp(svc_routes[i].method, "GET") == 0)) {
       c->route = &svc_routes[i];
       break;
     }
@@ -190,9 +193,8 @@ first_call(svc_conn *c, const char *url)
 
 enum MHD_Result
 svc_dispatch(void *cls, struct MHD_Connection *conn, const char *url,
-             const char *method, const char *version,
-             const char *upload_data, size_t *upload_data_size,
-             void **con_cls)
+             const char *method, const char *version, const char *upload_data,
+             size_t *upload_data_size, void **con_cls)
 {
   (void)cls;
   (void)version;
@@ -202,7 +204,7 @@ svc_dispatch(void *cls, struct MHD_Connection *conn, const char *url,
     if (c == NULL)
       return MHD_NO;
     c->mhd = conn;
-    c->method = method;
+    snprintf(c->method, sizeof c->method, "%s", method);
     c->t0_ms = svc_now_ms();
     request_id_set(c);
     *con_cls = c;
@@ -211,8 +213,8 @@ svc_dispatch(void *cls, struct MHD_Connection *conn, const char *url,
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;
-    if (svc.cfg.deadline_s > 0 &&
-        svc_now_ms() - c->t0_ms > 1000.0 * svc.cfg.deadline_s) {
+    if (svc.cfg.deadline_s > 0
+        && svc_now_ms() - c->t0_ms > 1000.0 * svc.cfg.deadline_s) {
       c->status = MHD_HTTP_REQUEST_TIMEOUT; /* logged; connection dropped */
       return MHD_NO;
     }
@@ -222,8 +224,8 @@ svc_dispatch(void *cls, struct MHD_Connection *conn, const char *url,
       c->bytes_in += n; /* a body nobody asked for: dropped */
     return MHD_YES;
   }
-  if ((c->route->flags & SVC_R_UPLOAD) &&
-      atomic_load(&c->job) == SVC_JOB_NONE) {
+  if ((c->route->flags & SVC_R_UPLOAD)
+      && atomic_load(&c->job) == SVC_JOB_NONE) {
     svc_upload_end(c);
     if (c->pend_status != 0)
       return svc_reply_problem(c, c->pend_status, c->pend_slug, "%s",

@@ -102,8 +102,8 @@ part_data(void *cls, enum MHD_ValueKind kind, const char *key,
     return MHD_YES;
   /* A part starts at offset 0; a repeated name at offset 0 after data
    * is the next part of that name (several references). */
-  if (off == 0 && (c->cur == NULL || c->cur->len > 0 ||
-                   strcmp(c->cur_key, key) != 0)) {
+  if (off == 0
+      && (c->cur == NULL || c->cur->len > 0 || strcmp(c->cur_key, key) != 0)) {
     c->cur = part_begin(c, key);
     if (c->cur == NULL)
       return MHD_YES;

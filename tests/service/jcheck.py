@@ -4,6 +4,8 @@
                                 components.schemas.NAME (JSON Schema 2020-12)
   jcheck.py same A B            A and B are the same report apart from timing_ms
   jcheck.py get FILE KEY        print FILE's top-level KEY
+  jcheck.py openapi OAS.json    api/openapi.yaml is a valid OpenAPI 3.1
+                                document (OAS.json: the official schema)
 Exit 0 when the check holds.  SPDX-License-Identifier: MIT"""
 import json
 import os
@@ -43,12 +45,26 @@ def same(a, b):
     return ja == jb
 
 
+def openapi(oas_schema):
+    import jsonschema
+    import yaml
+    with open(SPEC) as f:
+        doc = yaml.safe_load(f)
+    errors = list(jsonschema.Draft202012Validator(load(oas_schema))
+                  .iter_errors(doc))
+    for e in errors[:5]:
+        print("openapi: %s at %s" % (e.message[:300], list(e.path)))
+    return not errors and doc.get("openapi", "").startswith("3.1")
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "schema":
         ok = schema(sys.argv[2], sys.argv[3])
     elif cmd == "same":
         ok = same(sys.argv[2], sys.argv[3])
+    elif cmd == "openapi":
+        ok = openapi(sys.argv[2])
     elif cmd == "get":
         v = load(sys.argv[2]).get(sys.argv[3])
         print(v if isinstance(v, str) else json.dumps(v))
