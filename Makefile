@@ -3,6 +3,8 @@
 #   make test       dependencies, build, unit + CLI + service tests, ASan/UBSan
 #   make bench      benchmarks on generated realistic volumes
 #   make run        build and run (see README)
+#   make image      container image (docker, else podman); docs/deploy.md
+#   make image-test run the image and compare it with the host build
 
 CC      ?= gcc
 BUILD   ?= build
@@ -48,7 +50,7 @@ CHECK_BIN := $(CHECK_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all deps test check unit test-asan bench run clean lint web-vendor
+.PHONY: all deps test check unit test-asan bench run clean lint web-vendor image image-test
 all: $(LIB_A) $(CLI) $(DAEMON) segscore $(if $(DAEMON),segscored)
 
 deps:
@@ -118,6 +120,18 @@ bench: deps all $(TOOL_BIN)
 
 run: deps all
 	@scripts/run
+
+# Not part of `make test`: slow, and needs podman/buildah (or docker).
+CONTAINER_DEPS := podman buildah debootstrap
+image:
+	@docker info >/dev/null 2>&1 || \
+	  SEGSCORE_DEPS_EXTRA="$(CONTAINER_DEPS)" scripts/install-deps
+	@docker/build-image.sh
+
+image-test: deps all
+	@docker info >/dev/null 2>&1 || \
+	  SEGSCORE_DEPS_EXTRA="$(CONTAINER_DEPS)" scripts/install-deps
+	@docker/image-test.sh
 
 clean:
 	rm -rf $(BUILD) build-asan segscore segscored
