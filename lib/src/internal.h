@@ -158,4 +158,30 @@ SS_NODISCARD ss_status ss__components(const uint8_t *mask, int64_t nx,
                                       int32_t *ncomp, int threads,
                                       ss_error *err);
 
+/* Lesion-wise metrics of one class (lesions.c): components of PRED and
+ * REF (minus IGNORE when not NULL) under plan->lesion, matching, counts
+ * and per-lesion Dice and HD95.  BOX, when not NULL, is a voxel box
+ * {x0, y0, z0, x1, y1, z1} (inclusive; x1 < x0 when empty) known to hold
+ * every voxel of PRED and REF, which saves a pass over the grid.  On
+ * SS_OK *OUT owns a new report (free with ss_lesion_report_free). */
+SS_NODISCARD ss_status ss__lesions_class(const ss__grid *g,
+                                         const ss__mask *pred,
+                                         const ss__mask *ref,
+                                         const ss__mask *ignore,
+                                         const int64_t *box,
+                                         const ss_plan *plan,
+                                         ss_lesion_report **out,
+                                         ss_error *err);
+
+/* Lesion sections of every class of REP (lesions.c), called by ss_score
+ * when SS_METRIC_LESIONS is asked: PM/RM are the per-class membership
+ * tables over the label indices of P and R (stride nlabels + 1), IGNORE_R
+ * the reference index of the ignore label or -1.  Fills
+ * rep->classes[i].lesions. */
+SS_NODISCARD ss_status ss__lesions_run(ss_report *rep, const ss_volume *p,
+                                       const ss_volume *r,
+                                       const ss_plan *plan,
+                                       const uint8_t *pm, const uint8_t *rm,
+                                       int ignore_r, ss_error *err);
+
 #endif /* SS_INTERNAL_H */

@@ -441,6 +441,8 @@ ss_score(const ss_volume *pred, const ss_volume *ref, const ss_plan *plan_in,
     st = run_boundary(rep, lp, ref, plan, pm, rm, ignore_r, err);
     rep->timing.boundary_ms = ss__now_ms() - t2;
   }
+  if (st == SS_OK && (rep->metrics & SS_METRIC_LESIONS))
+    st = ss__lesions_run(rep, lp, ref, plan, pm, rm, ignore_r, err);
   free(pm);
   free(rm);
   ss_volume_free(bin);
@@ -458,6 +460,8 @@ ss_report_free(ss_report *r)
 {
   if (r == NULL)
     return;
+  for (int i = 0; r->classes != NULL && i < r->nclasses; i++)
+    ss_lesion_report_free(r->classes[i].lesions);
   free(r->classes);
   free(r);
 }
