@@ -6,6 +6,8 @@
 #   make fuzz       libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each
 #   make soak       the load/overload/shutdown tests with the long soak
 #   make lint       cppcheck and clang-tidy on lib/ and service/
+#   make image      container image (docker, else podman); docs/deploy.md
+#   make image-test run the image and compare it with the host build
 
 CC      ?= gcc
 BUILD   ?= build
@@ -38,6 +40,11 @@ DAEMON_OBJ := $(SVC_DAEMON_SRC:%.c=$(BUILD)/%.o)
 # api/openapi.yaml is served by the daemon: embedded as a generated C file.
 OPENAPI_C := $(BUILD)/gen/openapi_yaml.c
 OPENAPI_O := $(BUILD)/gen/openapi_yaml.o
+# The web page (docs/web.md): web/ and the committed web/vendor/ copies of
+# the charting library, embedded as one asset table (no npm needed here).
+UI_FILES := web/index.html web/app.js web/app.css $(sort $(wildcard web/vendor/*))
+UI_C := $(BUILD)/gen/ui_assets.c
+UI_O := $(BUILD)/gen/ui_assets.o
 
 CLI := $(BUILD)/segscore
 DAEMON := $(if $(wildcard service/segscored.c),$(BUILD)/segscored,)
@@ -47,7 +54,7 @@ CHECK_BIN := $(CHECK_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all deps test check unit test-asan bench run clean lint
+.PHONY: all deps test check unit test-asan bench run clean lint web-vendor image image-test
 all: $(LIB_A) $(CLI) $(DAEMON) segscore $(if $(DAEMON),segscored)
 
 deps:
@@ -72,7 +79,7 @@ $(CLI): $(BUILD)/service/segscore.o $(SVC_A) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/segscored: $(BUILD)/service/segscored.o $(DAEMON_OBJ) $(OPENAPI_O) \
-                   $(SVC_A) $(LIB_A)
+                   $(UI_O) $(SVC_A) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MHD_LIBS) $(LDLIBS)
 
 $(OPENAPI_C): api/openapi.yaml scripts/embed
@@ -80,6 +87,16 @@ $(OPENAPI_C): api/openapi.yaml scripts/embed
 	scripts/embed svc_openapi_yaml api/openapi.yaml > $@.tmp && mv $@.tmp $@
 $(OPENAPI_O): $(OPENAPI_C)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(UI_C): $(UI_FILES) scripts/embed-ui
+	@mkdir -p $(dir $@)
+	scripts/embed-ui $(UI_FILES) > $@.tmp && mv $@.tmp $@
+$(UI_O): $(UI_C) service/ui_assets.h
+	$(CC) $(CPPFLAGS) -Iservice $(CFLAGS) -c -o $@ $<
+
+# Refresh web/vendor/ from npm (web/package-lock.json); not part of `make`.
+web-vendor:
+	scripts/web-vendor
 
 # Convenience copies at the top level (git-ignored).
 segscore: $(CLI)
@@ -141,6 +158,17 @@ fuzz-coverage:
 	@fuzz/coverage $(FUZZ_TARGETS)
 soak: deps all
 	@SOAK_SECONDS=$${SOAK_SECONDS:-120} bash tests/groups/load.sh
+# Not part of `make test`: slow, and needs podman/buildah (or docker).
+CONTAINER_DEPS := podman buildah debootstrap
+image:
+	@docker info >/dev/null 2>&1 || \
+	  SEGSCORE_DEPS_EXTRA="$(CONTAINER_DEPS)" scripts/install-deps
+	@docker/build-image.sh
+
+image-test: deps all
+	@docker info >/dev/null 2>&1 || \
+	  SEGSCORE_DEPS_EXTRA="$(CONTAINER_DEPS)" scripts/install-deps
+	@docker/image-test.sh
 
 clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) build-fuzzcov segscore segscored

@@ -64,23 +64,34 @@ print("%.1f %.1f" % (st.median(float(r[0]) for r in rows) / 1000,
                      st.median(float(r[1]) for r in rows)))'
 }
 
-# What HTTP adds: N sequential curl requests; the median of (client time
-# - the report's own timing_ms.total) and of the work, in ms.
+# What HTTP adds: N sequential requests on one keep-alive connection
+# (Python http.client, the prebuilt body); the medians of (client time -
+# the report's own timing_ms.total) and of that scoring time, in ms.
 http_overhead() {
-  local n=$1 p=$2 r=$3 i t
-  for i in $(seq "$n"); do
-    t=$(curl -s --max-time 300 -H 'Expect:' -o "$OUT/http_report.json" -w '%{time_total}' \
-          -F "prediction=@$p" -F "reference=@$r" "$URL")
-    echo "$t $($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["timing_ms"]["total"])' \
-      "$OUT/http_report.json")"
-  done | $PY -c 'import sys, statistics as st
-rows = [tuple(map(float, l.split())) for l in sys.stdin if l.strip()]
-print("%.2f %.1f" % (st.median(1000 * t - w for t, w in rows), st.median(w for t, w in rows)))'
+  local n=$1 size=$2
+  $PY - "$PORT" "$DATA/body_$size.bin" "$BOUNDARY" "$n" <<'PYEOF'
+import http.client, json, statistics as st, sys, time
+port, path, boundary, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+body = open(path, "rb").read()
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+hdrs = {"Content-Type": "multipart/form-data; boundary=" + boundary}
+over, work = [], []
+for _ in range(n):
+    t0 = time.perf_counter()
+    conn.request("POST", "/v1/score", body=body, headers=hdrs)
+    resp = conn.getresponse()
+    data = resp.read()
+    t = 1000 * (time.perf_counter() - t0)
+    w = json.loads(data)["timing_ms"]["total"]
+    over.append(t - w)
+    work.append(w)
+print("%.2f %.1f" % (st.median(over), st.median(work)))
+PYEOF
 }
 
 {
   echo "segscored HTTP benchmark  $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores," \
-       "workers=$WORKERS threads_per_job=$TPJ, $DUR s per run"
+       "workers=$WORKERS threads_per_job=$TPJ, $DUR s per run, load average $(cut -d" " -f1-3 /proc/loadavg)"
   printf '%-12s %7s %9s %9s %9s %7s %9s %9s %8s\n' pair clients req/s p50_ms p99_ms errors cli_wall cli_work rss_mb
   for size in $SIZES; do
     p=$DATA/pred_$size.nii.gz
@@ -89,7 +100,7 @@ print("%.2f %.1f" % (st.median(1000 * t - w for t, w in rows), st.median(w for t
     [ "$size" = 512 ] && runs=3
     read -r cli_wall cli_work <<<"$(cli_ms "$runs" "$p" "$r")"
     curl -s --max-time 300 -o /dev/null -F "prediction=@$p" -F "reference=@$r" "$URL" # warm-up
-    read -r over work <<<"$(http_overhead 7 "$p" "$r")"
+    read -r over work <<<"$(http_overhead 15 "$size")"
     for c in $CLIENTS; do
       t=$(( c < 2 ? c : 2 ))
       res=$(BODY_FILE=$DATA/body_$size.bin wrk -t "$t" -c "$c" -d "${DUR}s" --timeout 300s \

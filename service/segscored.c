@@ -244,11 +244,13 @@ thread_budget(svc_config *cfg)
   if (t < 1)
     t = 1;
   if (w * t > cores) {
+    /* Threads give way first; more workers than cores were asked for
+     * explicitly, so they stay, with a warning. */
     int t2 = cores / w > 0 ? cores / w : 1;
-    svc_log("warn", "thread budget",
+    svc_log("warn", "workers x threads-per-job exceeds the cores",
             "{\"cores\":%d,\"workers\":%d,\"threads_per_job\":%d,"
-            "\"reduced_to\":%d}",
-            cores, w, t, t2);
+            "\"threads_per_job_now\":%d,\"oversubscribed\":%s}",
+            cores, w, t, t2, w * t2 > cores ? "true" : "false");
     t = t2;
   }
   cfg->workers = w;
@@ -488,6 +490,7 @@ drain(const sigset_t *sigs)
 int
 main(int argc, char **argv)
 {
+  json_object_seed(0); /* before the first JSON object (the logs) */
   int mode = config_load(&svc.cfg, argc, argv);
   if (mode < 0)
     return 2;
@@ -519,8 +522,7 @@ main(int argc, char **argv)
     }
   }
 
-  /* Before any thread: jansson's hash seed, OpenMP nesting, signals. */
-  json_object_seed(0);
+  /* Before any thread: OpenMP nesting, signals. */
 #ifdef _OPENMP
   omp_set_max_active_levels(1);
 #endif

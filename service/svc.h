@@ -67,7 +67,8 @@ struct svc_route;
 typedef struct svc_conn {
   const struct svc_route *route;
   struct MHD_Connection *mhd;
-  const char *method;
+  char method[16]; /* copied: logged after MHD is done */
+  const char *url; /* this call's path (MHD's, no query) */
   char request_id[SVC_RID_MAX];
   double t0_ms; /* monotonic, first call */
   int status;   /* HTTP status queued (0 = none yet) */
@@ -104,7 +105,8 @@ typedef struct svc_conn {
 enum {
   SVC_R_AUTH = 1u << 0,   /* bearer token required when configured */
   SVC_R_UPLOAD = 1u << 1, /* multipart/form-data body, admission */
-  SVC_R_QUIET = 1u << 2   /* log only failures (probes, scrapes) */
+  SVC_R_QUIET = 1u << 2,  /* log only failures (probes, scrapes) */
+  SVC_R_PREFIX = 1u << 3  /* path is a prefix ("/ui/"), not exact */
 };
 
 /* A handler runs once the generic checks passed and, for upload routes,
@@ -138,6 +140,8 @@ enum MHD_Result h_openapi(svc_conn *c);
 enum MHD_Result h_healthz(svc_conn *c);
 enum MHD_Result h_readyz(svc_conn *c);
 enum MHD_Result h_metrics(svc_conn *c);
+/* GET / and /ui/<file>: the embedded web page (h_ui.c). */
+enum MHD_Result h_ui(svc_conn *c);
 
 /* Run one scoring job on a worker thread (h_score.c). */
 void h_score_run(svc_conn *c);

@@ -19,6 +19,9 @@ const svc_route svc_routes[] = {
   { "GET", "/healthz", "/healthz", h_healthz, SVC_R_QUIET },
   { "GET", "/readyz", "/readyz", h_readyz, SVC_R_QUIET },
   { "GET", "/metrics", "/metrics", h_metrics, SVC_R_QUIET },
+  /* The web page (h_ui.c): files embedded from web/ by scripts/embed-ui. */
+  { "GET", "/", "/", h_ui, SVC_R_QUIET },
+  { "GET", "/ui/", "/ui/", h_ui, SVC_R_QUIET | SVC_R_PREFIX },
 };
 const int svc_nroutes = sizeof svc_routes / sizeof *svc_routes;
 
@@ -158,13 +161,21 @@ upload_checks(svc_conn *c)
   return MHD_YES;
 }
 
+static bool
+route_matches(const svc_route *r, const char *url)
+{
+  if (r->flags & SVC_R_PREFIX)
+    return strncmp(r->path, url, strlen(r->path)) == 0;
+  return strcmp(r->path, url) == 0;
+}
+
 /* First call: headers only.  Non-upload routes answer here. */
 static enum MHD_Result
 first_call(svc_conn *c, const char *url)
 {
   const svc_route *path_match = NULL;
   for (int i = 0; i < svc_nroutes; i++) {
-    if (strcmp(svc_routes[i].path, url) != 0)
+    if (!route_matches(&svc_routes[i], url))
       continue;
     path_match = &svc_routes[i];
     if (strcmp(svc_routes[i].method, c->method) == 0
@@ -205,12 +216,14 @@ svc_dispatch(void *cls, struct MHD_Connection *conn, const char *url,
     if (c == NULL)
       return MHD_NO;
     c->mhd = conn;
-    c->method = method;
+    snprintf(c->method, sizeof c->method, "%s", method);
+    c->url = url;
     c->t0_ms = svc_now_ms();
     request_id_set(c);
     *con_cls = c;
     return first_call(c, url);
   }
+  c->url = url;
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;

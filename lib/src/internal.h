@@ -99,6 +99,16 @@ SS_NODISCARD ss_status ss__edt_sq(const uint8_t *feature, int64_t nx,
                                   int64_t ny, int64_t nz, const double sp[3],
                                   double *out, int threads, ss_error *err);
 
+/* ss__edt_sq where only the voxels whose QUERY byte is non-zero are
+ * needed: OUT holds the same values there and is unspecified elsewhere
+ * (the last 1-D pass skips lines without a query and evaluates only at
+ * queries).  Used for surface distances. */
+SS_NODISCARD ss_status ss__edt_sq_at(const uint8_t *feature,
+                                     const uint8_t *query, int64_t nx,
+                                     int64_t ny, int64_t nz,
+                                     const double sp[3], double *out,
+                                     int threads, ss_error *err);
+
 /* One class's boundary metrics (boundary.c): crops to the union bounding
  * box of PRED and REF plus a margin, extracts surfaces per plan->surface,
  * and fills OUT (percentiles, tolerances from the plan).  IGNORE, when
@@ -110,6 +120,40 @@ SS_NODISCARD ss_status ss__boundary_class(const ss__grid *g,
                                           const ss_plan *plan,
                                           ss_boundary *out, ss_error *err);
 
+/* A voxel box [lo, hi) per axis (x, y, z); empty when hi <= lo. */
+typedef struct {
+  int64_t lo[3], hi[3];
+} ss__box;
+
+/* Bounding box of every label index of the label map V (boundary.c), in
+ * one pass: *OUT gets v->nlabels boxes (free with free()).  The box of
+ * label value 0 is the whole grid (background is skipped, not tracked);
+ * a label without voxels gets an empty box. */
+SS_NODISCARD ss_status ss__label_boxes(const ss_volume *v, int threads,
+                                       ss__box **out, ss_error *err);
+
+/* Grow ACC by the boxes of the N label indices whose MEMBER byte is set. */
+void ss__box_union(ss__box *acc, const ss__box *boxes, const uint8_t *member,
+                   int n);
+
+/* ss__boundary_class with HINT, a box known to contain every voxel of PRED
+ * and REF (e.g. from ss__label_boxes), so only it is scanned; NULL scans
+ * the whole grid.  Same results. */
+SS_NODISCARD ss_status ss__boundary_class_in(const ss__grid *g,
+                                             const ss__mask *pred,
+                                             const ss__mask *ref,
+                                             const ss__mask *ignore,
+                                             const ss__box *hint,
+                                             const ss_plan *plan,
+                                             ss_boundary *out,
+                                             ss_error *err);
+
+/* Weight of one surface element of neighbourhood CODE (boundary.c): the
+ * area in mm^2 of the surfel of a 2x2x2 code (0..255), or with TWO_D the
+ * length in mm of the contour of a 2x2 code (0..15), under spacing SP.
+ * 0 for "no surfel" codes.  Derivation in docs/boundary.md. */
+double ss__surfel_weight(int code, const double sp[3], bool two_d);
+
 /* Connected components of MASK (non-zero bytes) with connectivity 6, 18
  * or 26 (components.c).  LABELS_OUT (nvox int32) gets 0 for background
  * and 1..*NCOMP for components, numbered in raster order of their first
@@ -119,5 +163,31 @@ SS_NODISCARD ss_status ss__components(const uint8_t *mask, int64_t nx,
                                       int connectivity, int32_t *labels_out,
                                       int32_t *ncomp, int threads,
                                       ss_error *err);
+
+/* Lesion-wise metrics of one class (lesions.c): components of PRED and
+ * REF (minus IGNORE when not NULL) under plan->lesion, matching, counts
+ * and per-lesion Dice and HD95.  BOX, when not NULL, is a voxel box
+ * {x0, y0, z0, x1, y1, z1} (inclusive; x1 < x0 when empty) known to hold
+ * every voxel of PRED and REF, which saves a pass over the grid.  On
+ * SS_OK *OUT owns a new report (free with ss_lesion_report_free). */
+SS_NODISCARD ss_status ss__lesions_class(const ss__grid *g,
+                                         const ss__mask *pred,
+                                         const ss__mask *ref,
+                                         const ss__mask *ignore,
+                                         const int64_t *box,
+                                         const ss_plan *plan,
+                                         ss_lesion_report **out,
+                                         ss_error *err);
+
+/* Lesion sections of every class of REP (lesions.c), called by ss_score
+ * when SS_METRIC_LESIONS is asked: PM/RM are the per-class membership
+ * tables over the label indices of P and R (stride nlabels + 1), IGNORE_R
+ * the reference index of the ignore label or -1.  Fills
+ * rep->classes[i].lesions. */
+SS_NODISCARD ss_status ss__lesions_run(ss_report *rep, const ss_volume *p,
+                                       const ss_volume *r,
+                                       const ss_plan *plan,
+                                       const uint8_t *pm, const uint8_t *rm,
+                                       int ignore_r, ss_error *err);
 
 #endif /* SS_INTERNAL_H */

@@ -100,6 +100,15 @@ hdr() { grep -i "^$2:" "$OUT/$1.hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 is_type() { local ty; ty=$($JC get "$OUT/$1.body" type); [ "$2" = "*" ] && [ "${ty#/problems/}" != "$ty" ] || [ "$ty" = "/problems/$2" ]; }
 status_is() { [ "$1" = "$2" ] || { [ "$2" = 4xx ] && [ "${1:0:1}" = 4 ]; }; }
 alive() { [ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$B/healthz")" = 200 ]; }
+# wait_metric LINE: until /metrics has a line starting with LINE (<= 10 s).
+wait_metric() {
+  local i
+  for i in $(seq 100); do
+    grep -q "^$1" <(curl -s --max-time 5 "$B/metrics") && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 # expect_problem NAME STATUS SLUG [curl args...]
 expect_problem() {
@@ -232,17 +241,14 @@ else
 fi
 
 #---- 3. admission: a deliberately tiny queue ------------------------------
-if start_daemon tiny "$BUILD/segscored" --workers 1 --queue 0 --test-job-delay-ms 1500; then
+if start_daemon tiny "$BUILD/segscored" --workers 1 --queue 0 --test-job-delay-ms 2500; then
   req q-first -F "$P" -F "$R" "$B/v1/score" >"$OUT/q-first.code" &
   cpid=$!
-  for i in $(seq 50); do # until the first job holds the only slot
-    grep -q '^segscored_admitted_requests 1' <(curl -s --max-time 5 "$B/metrics") && break
-    sleep 0.05
-  done
-  expect_problem q-busy 503 busy -F "$P" -F "$R" "$B/v1/score"
-  check "503 carries Retry-After" test -n "$(hdr q-busy Retry-After)"
+  wait_metric 'segscored_jobs_in_flight 1' # the first job holds the only slot
   code=$(req q-readyz "$B/readyz")
   check "readyz 503 while saturated (got $code)" test "$code" = 503
+  expect_problem q-busy 503 busy -F "$P" -F "$R" "$B/v1/score"
+  check "503 carries Retry-After" test -n "$(hdr q-busy Retry-After)"
   wait $cpid
   check "the admitted job still answers 200" test "$(cat "$OUT/q-first.code")" = 200
   code=$(req q-after -F "$P" -F "$R" "$B/v1/score")
@@ -253,10 +259,7 @@ if start_daemon tiny "$BUILD/segscored" --workers 1 --queue 0 --test-job-delay-m
   #---- 4. SIGTERM during a running job: the job's 200 still arrives -------
   req q-term -F "$P" -F "$R" "$B/v1/score" >"$OUT/q-term.code" &
   cpid=$!
-  for i in $(seq 50); do
-    grep -q '^segscored_jobs_in_flight 1' <(curl -s --max-time 5 "$B/metrics") && break
-    sleep 0.05
-  done
+  wait_metric 'segscored_jobs_in_flight 1'
   stop_daemon
   rc=$?
   wait $cpid
@@ -271,10 +274,7 @@ fi
 if start_daemon mem "$BUILD/segscored" --workers 2 --max-memory-mb 1 --test-job-delay-ms 1500; then
   req m-first -F "$P" -F "$R" "$B/v1/score" >"$OUT/m-first.code" &
   cpid=$!
-  for i in $(seq 50); do
-    grep -q '^segscored_jobs_in_flight 1' <(curl -s --max-time 5 "$B/metrics") && break
-    sleep 0.05
-  done
+  wait_metric 'segscored_jobs_in_flight 1'
   expect_problem m-busy 503 busy -F "$P" -F "$R" "$B/v1/score"
   wait $cpid
   check "memory: the running job answers 200" test "$(cat "$OUT/m-first.code")" = 200
@@ -311,20 +311,10 @@ else
 fi
 
 #---- 5b. slow, stalled and vanishing clients; the deadline ---------------
-admitted_is() { grep -q "^segscored_admitted_requests $1\$" <(curl -s --max-time 5 "$B/metrics"); }
-uploads_is() { grep -q "^segscored_uploads_in_flight $1\$" <(curl -s --max-time 5 "$B/metrics"); }
-wait_uploads() {
-  local i
-  for i in $(seq 100); do uploads_is "$1" && return 0; sleep 0.1; done
-  return 1
-}
-wait_admitted() { # wait_admitted N: at most 10 s
-  local i
-  for i in $(seq 100); do admitted_is "$1" && return 0; sleep 0.1; done
-  return 1
-}
+wait_admitted() { wait_metric "segscored_admitted_requests $1\$"; }
+wait_uploads() { wait_metric "segscored_uploads_in_flight $1\$"; }
 if start_daemon slow "$BUILD/segscored" --workers 1 --queue 1 --timeout 1 --deadline 1 \
-     --test-job-delay-ms 1500; then
+     --test-job-delay-ms 2500; then
   # Queued past the deadline: 503 deadline-exceeded, while the job ahead
   # (dequeued in time) still answers 200.
   req d-first -F "$P" -F "$R" "$B/v1/score" >"$OUT/d-first.code" &
@@ -341,14 +331,16 @@ host, port = sys.argv[1].split(":")
 s = socket.create_connection((host, int(port)), timeout=10)
 s.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
           b"boundary=zz\r\nContent-Length: 100000\r\n\r\n--zz\r\n")
+for _ in range(8):  # trickle for 2.4 s (each gap under the 1 s timeout), then stall
+    time.sleep(0.3)
+    s.sendall(b"x")
 time.sleep(4)
 PYEOF
   spid=$!
-  sleep 0.5
   # A slow upload holds a connection and memory, never a job slot: slow
   # clients cannot starve the others (tests/hardening/load.py overload).
-  check "stalled upload holds no job slot" admitted_is 0
-  check "stalled upload counted as an upload in flight" uploads_is 1
+  check "stalled upload counted as an upload in flight" wait_uploads 1
+  check "stalled upload holds no job slot" wait_admitted 0
   check "stalled upload: freed by the inactivity timeout" wait_uploads 0
   kill $spid 2>/dev/null
   wait $spid 2>/dev/null
@@ -371,7 +363,7 @@ fi
 #---- 6. the ASan+UBSan daemon: a subset, then a clean exit ----------------
 if [ -x "$ASAN_BUILD/segscored" ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-  if start_daemon asan "$ASAN_BUILD/segscored" --max-upload-mb 1 --test-job-delay-ms 300; then
+  if start_daemon asan "$ASAN_BUILD/segscored" --max-upload-mb 1 --test-job-delay-ms 800; then
     code=$(req s-score -F "$P" -F "$R" "$B/v1/score")
     check "asan score 200 (got $code)" test "$code" = 200
     expect_problem s-corrupt 4xx invalid-nifti -F "prediction=@$D/corrupt.nii.gz" -F "$R" "$B/v1/score"
@@ -389,7 +381,7 @@ if [ -x "$ASAN_BUILD/segscored" ]; then
     req s-metrics "$B/metrics" >/dev/null
     req s-term -F "$P" -F "$R" "$B/v1/score" >"$OUT/s-term.code" &
     cpid=$!
-    sleep 0.15
+    wait_metric 'segscored_admitted_requests 1'
     stop_daemon
     rc=$?
     wait $cpid
