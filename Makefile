@@ -143,7 +143,7 @@ $(BUILD)/fuzz/%.o: CPPFLAGS += -Iservice
 .PRECIOUS: $(BUILD)/fuzz/%.o
 # The daemon's files as an archive, so a target may stand in for some of
 # them (the worker pool: jobs run inline, no threads).
-$(BUILD)/libsvcd.a: $(DAEMON_OBJ) $(OPENAPI_O)
+$(BUILD)/libsvcd.a: $(DAEMON_OBJ) $(OPENAPI_O) $(UI_O)
 	@rm -f $@
 	$(AR) rcs $@ $^
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/libsvcd.a $(SVC_A) $(LIB_A)
