@@ -39,7 +39,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   ss_plan plan;
   ss_plan_init(&plan);
   ss_error err = { 0 };
-  if (svc_options_parse((const char *)data, size, &plan, &err) == 0) {
+  /* Plans with many classes are scored rarely (one in 16): the per-class
+   * surface work would otherwise swamp the parser, the target's focus. */
+  const int rc = svc_options_parse((const char *)data, size, &plan, &err);
+  if (rc == 0 && (plan.nlabels + plan.nregions <= 8 || size % 16 == 0)) {
     const ss_volume *pred = plan.kind == SS_KIND_PROBABILITIES ||
                                     plan.kind == SS_KIND_LOGITS
                                 ? pred_probs
@@ -56,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       abort();
     }
     ss_report_free(rep);
-  } else if (err.code == SS_OK) {
+  } else if (rc != 0 && err.code == SS_OK) {
     abort(); /* a rejected option names its code */
   }
   ss_plan_clear(&plan);
