@@ -148,6 +148,10 @@ SS_NODISCARD ss_status ss__boundary_class_in(const ss__grid *g,
  * 0 for "no surfel" codes.  Derivation in docs/boundary.md. */
 double ss__surfel_weight(int code, const double sp[3], bool two_d);
 
+/* ss__surfel_weight of every code 0..255 into WT (0 past 15 in 2-D), bit
+ * for bit the same values, in one pass: what a class computes first. */
+void ss__surfel_weights(const double sp[3], bool two_d, double wt[256]);
+
 /* Connected components of MASK (non-zero bytes) with connectivity 6, 18
  * or 26 (components.c).  LABELS_OUT (nvox int32) gets 0 for background
  * and 1..*NCOMP for components, numbered in raster order of their first
