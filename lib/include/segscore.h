@@ -156,7 +156,8 @@ SS_NODISCARD ss_status ss_volume_from_floats(const float *data, int64_t nx,
   X(PRED_EMPTY, "pred_empty")                                                \
   X(REF_EMPTY, "ref_empty")                                                  \
   X(ZERO_DENOMINATOR, "zero_denominator")                                    \
-  X(NOT_FINITE, "not_finite")
+  X(NOT_FINITE, "not_finite")                                                \
+  X(NO_VALID_VALUES, "no_valid_values")
 
 typedef enum {
 #define X(name, str) SS_##name,
@@ -513,6 +514,13 @@ typedef struct {
   ss_timing timing;
   ss_case_losses losses;      /* losses.c */
 } ss_report;
+
+/* Summarise N per-class values of one metric: the mean of the defined
+ * values, with n_valid and n_undefined.  When WORST is finite (and
+ * IS_DISTANCE), values undefined because one side is empty (infinite
+ * distances) are replaced by WORST and count as valid. */
+ss_summary_value ss_summarize(const ss_metric *vals, int n, bool is_distance,
+                              bool has_worst, double worst);
 
 /* Score PRED against REF under PLAN (NULL for defaults) and return a new
  * report in *OUT (free with ss_report_free).  Checks shapes (SS_ESHAPE)

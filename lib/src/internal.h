@@ -29,6 +29,9 @@ struct ss_volume {
   int64_t *labels;       /* ascending distinct values */
   int nlabels;
   float *data;           /* NULL unless float data */
+  void *block;           /* decompressed file; idx or data may live in it */
+  bool idx_in_block, data_in_block;
+  const char *nolabel_reason; /* why there is no label map (static text) */
 };
 
 /* A binary mask seen through a label map: voxel i is in the mask when
@@ -67,6 +70,10 @@ ss__mul_ok(uint64_t a, uint64_t b, uint64_t *out)
 {
   return !__builtin_mul_overflow(a, b, out);
 }
+
+/* A buffer for volume data (mem.c): huge-page friendly when large.
+ * Release with free(). */
+void *ss__big_alloc(size_t size);
 
 /* Milliseconds from a monotonic clock. */
 double ss__now_ms(void);

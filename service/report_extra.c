@@ -1,0 +1,31 @@
+/* report_extra.c - where the report sections of the topics beyond
+ * overlap and boundary are called from.  Each topic adds one call.
+ * SPDX-License-Identifier: MIT */
+#include "report_json.h"
+
+void
+svc_report_extra_class(json_t *cls, json_t *undef, const ss_report *r, int i,
+                       const ss_plan *plan)
+{
+  (void)cls;
+  (void)undef;
+  (void)r;
+  (void)i;
+  (void)plan;
+}
+
+void
+svc_report_extra_summary(json_t *sum, const ss_report *r, const ss_plan *plan)
+{
+  (void)sum;
+  (void)r;
+  (void)plan;
+}
+
+void
+svc_report_extra_root(json_t *root, const ss_report *r, const ss_plan *plan)
+{
+  (void)root;
+  (void)r;
+  (void)plan;
+}

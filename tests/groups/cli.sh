@@ -1,0 +1,6 @@
+#!/bin/bash
+# CLI tests on the normal build, then again on the ASan+UBSan build.
+# SPDX-License-Identifier: MIT
+cd "$(dirname "$0")/../.." || exit 1
+/usr/bin/python3 tests/cli/test_cli.py "${SEGSCORE_BUILD:-build}/segscore" || exit 1
+exec /usr/bin/python3 tests/cli/test_cli.py "${SEGSCORE_ASAN_BUILD:-build-asan}/segscore"
