@@ -919,7 +919,8 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
   int64_t *qacc = NULL, *hpr = NULL, *htk = NULL, *qtot = NULL;
   bad_voxel *bad = NULL;
   item_sums *it = NULL;
-  double *ssim = NULL, *wcls = NULL;
+  double *ssim = NULL, *wcls = NULL, *priv_d = NULL;
+  int64_t *priv_q = NULL;
   ss_status st = setup(&c, pred, ref, plan, r, err);
   if (st != SS_OK)
     goto fail;
@@ -985,8 +986,13 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
   wch = calloc((size_t)K, sizeof *wch);
   it = calloc((size_t)S + 1, sizeof *it);
   wcls = calloc((size_t)S + 1, sizeof *wcls);
+  /* per-thread rows padded to whole cache lines, plus one line apart */
+  size_t pd_stride = ((size_t)L->nd + 15) / 8 * 8;
+  size_t pq_stride = ((size_t)L->nq + 15) / 8 * 8;
+  priv_d = aligned_alloc(64, (size_t)nt * pd_stride * sizeof *priv_d);
+  priv_q = aligned_alloc(64, (size_t)nt * pq_stride * sizeof *priv_q);
   if (!dacc || !qacc || !bad || !scratch || !hpr || !htk || !dtot || !qtot ||
-      !wch || !it || !wcls) {
+      !wch || !it || !wcls || !priv_d || !priv_q) {
     st = ss__fail(err, SS_ENOMEM, "out of memory for loss accumulators");
     goto fail;
   }
@@ -997,11 +1003,20 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
 #ifdef _OPENMP
     tid = omp_get_thread_num();
 #endif
+    /* Private accumulators (no false sharing between threads), copied to
+     * the block's row when the block is done. */
+    double *pd = priv_d + (size_t)tid * pd_stride;
+    int64_t *pq = priv_q + (size_t)tid * pq_stride;
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t b = 0; b < nb; b++)
-      block_pass(&c, b, dacc + (size_t)b * L->nd, qacc + (size_t)b * L->nq,
-                 scratch + (size_t)tid * K, hpr + (size_t)tid * hstride,
+    for (int64_t b = 0; b < nb; b++) {
+      memset(pd, 0, (size_t)L->nd * sizeof *pd);
+      memset(pq, 0, (size_t)L->nq * sizeof *pq);
+      block_pass(&c, b, pd, pq, scratch + (size_t)tid * K,
+                 hpr + (size_t)tid * hstride,
                  htk + (c.need_topk ? (size_t)tid * TOPK_BINS : 0), &bad[b]);
+      memcpy(dacc + (size_t)b * L->nd, pd, (size_t)L->nd * sizeof *pd);
+      memcpy(qacc + (size_t)b * L->nq, pq, (size_t)L->nq * sizeof *pq);
+    }
   }
   for (int64_t b = 0; b < nb; b++) {
     if (bad[b].i < 0)
@@ -1166,6 +1181,8 @@ fail:
   free(it);
   free(ssim);
   free(wcls);
+  free(priv_d);
+  free(priv_q);
   teardown(&c);
   if (plan == &defplan)
     ss_plan_clear(&defplan);
