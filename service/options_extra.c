@@ -9,6 +9,7 @@ typedef struct {
 } table;
 
 static const table tables[] = {
+  { svc_loss_options, SVC_LOSS_NOPTIONS }, /* options_losses.c */
   { NULL, 0 }, /* each topic adds { its_table, its_count } above this */
 };
 

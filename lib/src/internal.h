@@ -130,6 +130,11 @@ SS_NODISCARD ss_status ss__losses_score(const ss_volume *pred,
                                         const ss_plan *plan, ss_report *r,
                                         ss_error *err);
 
+/* Whether a plan asks for any loss or for trade-offs, for a prediction of
+ * the resolved KIND (losses default to all for float predictions and none
+ * for label maps; trade-offs are a default family for float predictions). */
+bool ss__losses_wanted(const ss_plan *plan, ss_pred_kind kind);
+
 /* Free what ss__losses_score allocated in R (ss_report_free calls it). */
 void ss__losses_release(ss_report *r);
 

@@ -883,6 +883,29 @@ tradeoffs(const ss__lctx *c, const ss_plan *plan, ss_report *r,
 
 /*---- Entry point ---------------------------------------------------------*/
 
+static uint32_t
+wanted_losses(const ss_loss_plan *lp, bool hard)
+{
+  uint32_t want = lp->set_given ? lp->set : hard ? 0u : SS_LOSS_ALL;
+  for (int j = 0; j < lp->ncompound; j++)
+    want |= 1u << lp->compound[j].loss;
+  return want;
+}
+
+static bool
+tradeoffs_on(const ss_plan *plan, bool hard)
+{
+  return plan->metrics_set ? (plan->metrics & SS_METRIC_TRADEOFFS) != 0
+                           : !hard;
+}
+
+bool
+ss__losses_wanted(const ss_plan *plan, ss_pred_kind kind)
+{
+  bool hard = kind == SS_KIND_LABELS;
+  return wanted_losses(&plan->loss, hard) != 0 || tradeoffs_on(plan, hard);
+}
+
 void
 ss__losses_release(ss_report *r)
 {
@@ -926,12 +949,9 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
     goto fail;
 
   /* What to compute. */
-  uint32_t want = lp->set_given ? lp->set : c.hard ? 0u : SS_LOSS_ALL;
-  for (int j = 0; j < lp->ncompound; j++)
-    want |= 1u << lp->compound[j].loss;
+  uint32_t want = wanted_losses(lp, c.hard);
   c.want = want;
-  bool to_on = plan->metrics_set ? (plan->metrics & SS_METRIC_TRADEOFFS) != 0
-                                 : !c.hard;
+  bool to_on = tradeoffs_on(plan, c.hard);
   c.need_focal = want >> SS_LOSS_FOCAL & 1u;
   c.need_fdk = want >> SS_LOSS_DICE_FOCAL & 1u;
   c.need_thr = want >> SS_LOSS_TOPK_THRESHOLD & 1u;

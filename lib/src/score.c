@@ -376,6 +376,9 @@ ss_score(const ss_volume *pred, const ss_volume *ref, const ss_plan *plan_in,
   }
   rep->metrics = plan->metrics_set ? plan->metrics
                                    : SS_METRIC_OVERLAP | SS_METRIC_BOUNDARY;
+  /* losses.c: trade-offs are a default family for float predictions */
+  if (!plan->metrics_set && kind != SS_KIND_LABELS)
+    rep->metrics |= SS_METRIC_TRADEOFFS;
   rep->input.kind = kind;
   rep->input.channels = pred->info.channels;
   rep->input.shape[0] = ref->info.nx;
@@ -395,6 +398,12 @@ ss_score(const ss_volume *pred, const ss_volume *ref, const ss_plan *plan_in,
     st = run_overlap(rep, lp, ref, plan, pm, rm, ignore_r, threads, err);
     rep->timing.overlap_ms = ss__now_ms() - t1;
   }
+  /* Losses and trade-offs on the original prediction (losses.c). */
+  if (st == SS_OK && ss__losses_wanted(plan, kind)) {
+    const double t2 = ss__now_ms();
+    st = ss__losses_score(pred, ref, plan, rep, err);
+    rep->timing.losses_ms = ss__now_ms() - t2;
+  }
   free(pm);
   free(rm);
   ss_volume_free(bin);
@@ -412,6 +421,7 @@ ss_report_free(ss_report *r)
 {
   if (r == NULL)
     return;
+  ss__losses_release(r);
   free(r->classes);
   free(r);
 }
