@@ -2,30 +2,23 @@
  * overlap and boundary are called from.  Each topic adds one call.
  * SPDX-License-Identifier: MIT */
 #include "report_json.h"
+#include "report_losses.h"
 
 void
 svc_report_extra_class(json_t *cls, json_t *undef, const ss_report *r, int i,
                        const ss_plan *plan)
 {
-  (void)cls;
-  (void)undef;
-  (void)r;
-  (void)i;
-  (void)plan;
+  svc_report_losses_class(cls, undef, r, i, plan);
 }
 
 void
 svc_report_extra_summary(json_t *sum, const ss_report *r, const ss_plan *plan)
 {
-  (void)sum;
-  (void)r;
-  (void)plan;
+  svc_report_losses_summary(sum, r, plan);
 }
 
 void
 svc_report_extra_root(json_t *root, const ss_report *r, const ss_plan *plan)
 {
-  (void)root;
-  (void)r;
-  (void)plan;
+  svc_report_losses_root(root, r, plan);
 }

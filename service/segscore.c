@@ -15,6 +15,7 @@ usage(FILE *f)
   fputs("usage: segscore score PRED REF [REF ...] [--options JSON|@FILE]\n"
         "                      [--threads N] [--pretty]\n"
         "       segscore inspect FILE [--pretty]\n"
+        "       segscore catalog [--pretty]\n"
         "       segscore --version\n"
         "Scores a segmentation against a reference (NIfTI .nii/.nii.gz)\n"
         "and prints a JSON report; see README.md and docs/.\n",
@@ -202,5 +203,7 @@ main(int argc, char **argv)
     return cmd_score(argc - 2, argv + 2);
   if (strcmp(cmd, "inspect") == 0)
     return cli_inspect(argc - 2, argv + 2);
+  if (strcmp(cmd, "catalog") == 0)
+    return cli_catalog(argc - 2, argv + 2);
   return cli_usage_error("unknown command %s", cmd);
 }

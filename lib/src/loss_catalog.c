@@ -20,37 +20,37 @@ static const ss_loss_info catalog[SS_LOSS_COUNT] = {
   [SS_LOSS_CE] = {
     SS_LOSS_CE, "ce", "Cross-entropy", "distribution",
     "-(1/N) sum_i log p_i,y_i", "docs/losses.md#ce",
-    SURVEY " (eq. 1)", false, false, 0, { { 0 } } },
+    SURVEY "", false, false, 0, { { 0 } } },
   [SS_LOSS_WCE] = {
     SS_LOSS_WCE, "wce", "Weighted cross-entropy", "distribution",
     "-sum_i w_y_i log p_i,y_i / sum_i w_y_i (w from class_weights)",
     "docs/losses.md#wce",
-    "Ronneberger et al., U-Net, MICCAI 2015; " SURVEY " (eq. 2); median "
+    "Ronneberger et al., U-Net, MICCAI 2015; " SURVEY "; median "
     "frequency: Eigen and Fergus, ICCV 2015",
     false, false, 0, { { 0 } } },
   [SS_LOSS_DICE] = {
     SS_LOSS_DICE, "dice", "Dice loss", "region",
     "1 - (2 TP_c + s_nr) / (sum p_c + sum g_c + s_dr)", "docs/losses.md#dice",
-    "Milletari et al., V-Net, 3DV 2016; " SURVEY " (eq. 6)",
+    "Milletari et al., V-Net, 3DV 2016; " SURVEY "",
     true, true, 0, { { 0 } } },
   [SS_LOSS_DICE_SQUARED] = {
     SS_LOSS_DICE_SQUARED, "dice_squared", "Dice loss, squared denominator",
     "region", "1 - (2 TP_c + s_nr) / (sum p_c^2 + sum g_c^2 + s_dr)",
     "docs/losses.md#dice_squared",
-    "Milletari et al., V-Net, 3DV 2016 (eq. 1); " SURVEY,
+    "Milletari et al., V-Net, 3DV 2016; " SURVEY,
     true, true, 0, { { 0 } } },
   [SS_LOSS_GDL] = {
     SS_LOSS_GDL, "gdl", "Generalized Dice loss", "region",
     "1 - (2 sum_c w_c TP_c + s_nr) / (sum_c w_c (sum p_c + sum g_c) + s_dr), "
     "w_c = 1/(sum g_c)^2, absent classes take the largest finite weight",
     "docs/losses.md#gdl",
-    "Sudre et al., DLMIA 2017; " SURVEY " (eq. 9)",
+    "Sudre et al., DLMIA 2017; " SURVEY "",
     false, true, 0, { { 0 } } },
   [SS_LOSS_JACCARD] = {
     SS_LOSS_JACCARD, "jaccard", "Jaccard (IoU) loss", "region",
     "1 - (TP_c + s_nr) / (sum p_c + sum g_c - TP_c + s_dr)",
     "docs/losses.md#jaccard",
-    "Cai et al., MICCAI 2017 (as cited in " SURVEY ", eq. 7); Rahman and "
+    "Cai et al., MICCAI 2017 (as cited in " SURVEY "); Rahman and "
     "Wang, ISVC 2016", true, true, 0, { { 0 } } },
   [SS_LOSS_DICE_BCE] = {
     SS_LOSS_DICE_BCE, "dice_bce", "Dice + binary cross-entropy", "compound",
@@ -76,7 +76,7 @@ static const ss_loss_info catalog[SS_LOSS_COUNT] = {
     SS_LOSS_TOPK, "topk", "TopK cross-entropy", "distribution",
     "mean of the floor(N k / 100) largest voxel CE values",
     "docs/losses.md#topk",
-    "Wu et al., arXiv:1605.06885, 2016; " SURVEY " (eq. 4)",
+    "Wu et al., arXiv:1605.06885, 2016; " SURVEY "",
     false, false, 1,
     { P("k", 10, 0, 100, true, false, "percent",
         "share of the voxels kept, the hardest by CE") } },
@@ -93,7 +93,7 @@ static const ss_loss_info catalog[SS_LOSS_COUNT] = {
     SS_LOSS_FOCAL, "focal", "Focal loss", "distribution",
     "-(1/N) sum_i alpha_y_i (1 - p_i,y_i)^gamma log p_i,y_i",
     "docs/losses.md#focal",
-    "Lin et al., ICCV 2017; " SURVEY " (eq. 3)", false, false, 2,
+    "Lin et al., ICCV 2017; " SURVEY "", false, false, 2,
     { P("gamma", 2, 0, 10, false, false, "1", "focusing exponent"),
       { .name = "alpha", .def = 1, .min = 0, .max = W_MAX, .per_class = true,
         .units = "1", .meaning = "per-class weight, one per channel" } } },
@@ -101,7 +101,7 @@ static const ss_loss_info catalog[SS_LOSS_COUNT] = {
     SS_LOSS_TVERSKY, "tversky", "Tversky loss", "region",
     "1 - (TP_c + s_nr) / (TP_c + alpha FP_c + beta FN_c + s_dr)",
     "docs/losses.md#tversky",
-    "Salehi et al., MLMI 2017; " SURVEY " (eq. 8)", true, true, 2,
+    "Salehi et al., MLMI 2017; " SURVEY "", true, true, 2,
     { P("alpha", 0.3, 0, 10, false, false, "1", "weight of false positives"),
       P("beta", 0.7, 0, 10, false, false, "1",
         "weight of false negatives") } },
@@ -109,7 +109,7 @@ static const ss_loss_info catalog[SS_LOSS_COUNT] = {
     SS_LOSS_FOCAL_TVERSKY, "focal_tversky", "Focal Tversky loss", "region",
     "(1 - TI_c)^(1/gamma) per class, then the mean over classes",
     "docs/losses.md#focal_tversky",
-    "Abraham and Khan, ISBI 2019; " SURVEY " (eq. 10)", true, true, 3,
+    "Abraham and Khan, ISBI 2019; " SURVEY "", true, true, 3,
     { P("alpha", 0.3, 0, 10, false, false, "1", "weight of false positives"),
       P("beta", 0.7, 0, 10, false, false, "1", "weight of false negatives"),
       P("gamma", 4.0 / 3.0, 0, 10, true, false, "1",
@@ -135,14 +135,14 @@ static const ss_loss_info catalog[SS_LOSS_COUNT] = {
     SS_LOSS_ASYM, "asym", "Asymmetric similarity loss", "region",
     "1 - (TP_c + s_nr) / (TP_c + w FN_c + (1 - w) FP_c + s_dr), "
     "w = beta^2 / (1 + beta^2)", "docs/losses.md#asym",
-    "Hashemi et al., IEEE Access 2018; " SURVEY " (eq. 12)", true, true, 1,
+    "Hashemi et al., IEEE Access 2018; " SURVEY "", true, true, 1,
     { P("beta", 1.5, 0, 10, false, false, "1",
         "F-beta: recall weighted beta times as much as precision") } },
   [SS_LOSS_PGDL] = {
     SS_LOSS_PGDL, "pgdl", "Penalty generalized Dice loss", "region",
     "1 - GD / (1 + k (1 - GD)), GD the generalized Dice score",
     "docs/losses.md#pgdl",
-    "Yang et al., MIDL 2019; " SURVEY " (eq. 11)", false, true, 1,
+    "Yang et al., MIDL 2019; " SURVEY "", false, true, 1,
     { P("k", 2.5, 0, 100, false, false, "1", "penalty factor") } },
   [SS_LOSS_LESION_COMPOUND] = {
     SS_LOSS_LESION_COMPOUND, "lesion_compound",
@@ -161,7 +161,7 @@ static const ss_loss_info catalog[SS_LOSS_COUNT] = {
     "-sum_i (1 + D_i) log p_i,y_i / N, D_i the distance in mm from voxel i "
     "to the nearest voxel of another reference class",
     "docs/losses.md#dpce",
-    "Caliva et al., MIDL 2019; " SURVEY " (eq. 5)", false, false, 0,
+    "Caliva et al., MIDL 2019; " SURVEY "", false, false, 0,
     { { 0 } } },
   [SS_LOSS_BOUNDARY_AWARE] = {
     SS_LOSS_BOUNDARY_AWARE, "boundary_aware", "Boundary-aware loss",
@@ -182,14 +182,14 @@ static const ss_loss_info catalog[SS_LOSS_COUNT] = {
     "reference boundary of class c, negative inside",
     "docs/losses.md#boundary_kervadec",
     "Kervadec et al., MIDL 2019 / Medical Image Analysis 2021; " SURVEY
-    " (eq. 13)", true, false, 0, { { 0 } } },
+    "", true, false, 0, { { 0 } } },
   [SS_LOSS_HAUSDORFF_DT] = {
     SS_LOSS_HAUSDORFF_DT, "hausdorff_dt", "Hausdorff distance-transform "
     "loss", "boundary",
     "(1/N) sum_i (p_i,c - g_i,c)^2 (d_p(i)^alpha + d_g(i)^alpha), d the "
     "distance (mm) to the boundary of the thresholded prediction / reference",
     "docs/losses.md#hausdorff_dt",
-    "Karimi and Salcudean, IEEE TMI 2020; " SURVEY " (eq. 14)", true, false,
+    "Karimi and Salcudean, IEEE TMI 2020; " SURVEY "", true, false,
     1, { P("alpha", 2, 0, 10, true, false, "1", "distance exponent") } },
 };
 

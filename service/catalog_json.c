@@ -1,0 +1,80 @@
+/* catalog_json.c - the losses' part of the catalog (GET /v1/catalog and
+ * `segscore catalog`), built from the library's one table
+ * (ss_loss_catalog), so names, parameters, defaults and ranges cannot
+ * drift from what the options parser accepts.  SPDX-License-Identifier: MIT */
+#include "report_losses.h"
+
+static json_t *
+param_json(const ss_loss_param_info *p)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "name", json_string(p->name));
+  json_object_set_new(o, "default", svc_json_real(p->def));
+  json_object_set_new(o, "min", svc_json_real(p->min));
+  json_object_set_new(o, "max", svc_json_real(p->max));
+  json_object_set_new(o, "min_exclusive", json_boolean(p->min_open));
+  json_object_set_new(o, "max_exclusive", json_boolean(p->max_open));
+  json_object_set_new(o, "per_class", json_boolean(p->per_class));
+  json_object_set_new(o, "units", json_string(p->units));
+  json_object_set_new(o, "meaning", json_string(p->meaning));
+  return o;
+}
+
+json_t *
+svc_catalog_losses_json(void)
+{
+  int n = 0;
+  const ss_loss_info *cat = ss_loss_catalog(&n);
+  json_t *a = json_array();
+  for (int i = 0; i < n; i++) {
+    const ss_loss_info *l = &cat[i];
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(l->name));
+    json_object_set_new(o, "title", json_string(l->title));
+    json_object_set_new(o, "family", json_string(l->family));
+    json_object_set_new(o, "formula", json_string(l->formula));
+    json_object_set_new(o, "formula_ref", json_string(l->doc));
+    json_object_set_new(o, "citation", json_string(l->citation));
+    json_object_set_new(o, "per_class", json_boolean(l->per_class));
+    json_object_set_new(o, "reported_as",
+                        json_string(l->has_score ? "1 - score, score alongside"
+                                                 : "loss value"));
+    json_object_set_new(o, "units", json_string("1"));
+    json_t *ps = json_array();
+    for (int k = 0; k < l->nparams; k++)
+      json_array_append_new(ps, param_json(&l->params[k]));
+    json_object_set_new(o, "parameters", ps);
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
+json_t *
+svc_catalog_tradeoffs_json(void)
+{
+  ss_loss_plan lp;
+  ss_loss_plan_init(&lp);
+  json_t *grid = json_array();
+  for (int k = 0; k < lp.ntversky; k++)
+    json_array_append_new(grid, json_pack("[f,f]", lp.tversky_grid[k][0],
+                                          lp.tversky_grid[k][1]));
+  json_t *betas = json_array();
+  for (int k = 0; k < lp.nfbeta; k++)
+    json_array_append_new(betas, json_real(lp.fbeta_betas[k]));
+  json_t *o = json_pack(
+      "{s:s, s:{s:o, s:o, s:i, s:i}, s:[s,s,s,s,s,s,s]}", "formula_ref",
+      "docs/losses.md#trade-offs", "defaults", "tversky", grid, "fbeta_betas",
+      betas, "pr_bins", lp.pr_bins, "ece_bins", lp.ece_bins, "keys",
+      "tversky", "fbeta", "pr_curve", "average_precision", "best_threshold",
+      "brier", "ece");
+  ss_loss_plan_clear(&lp);
+  return o;
+}
+
+json_t *
+svc_catalog_json(void)
+{
+  return json_pack("{s:s, s:o, s:o}", "version", SS_VERSION, "losses",
+                   svc_catalog_losses_json(), "tradeoffs",
+                   svc_catalog_tradeoffs_json());
+}
