@@ -104,6 +104,40 @@ SS_NODISCARD ss_status ss__boundary_class(const ss__grid *g,
                                           const ss_plan *plan,
                                           ss_boundary *out, ss_error *err);
 
+/* A voxel box [lo, hi) per axis (x, y, z); empty when hi <= lo. */
+typedef struct {
+  int64_t lo[3], hi[3];
+} ss__box;
+
+/* Bounding box of every label index of the label map V (boundary.c), in
+ * one pass: *OUT gets v->nlabels boxes (free with free()).  The box of
+ * label value 0 is the whole grid (background is skipped, not tracked);
+ * a label without voxels gets an empty box. */
+SS_NODISCARD ss_status ss__label_boxes(const ss_volume *v, int threads,
+                                       ss__box **out, ss_error *err);
+
+/* Grow ACC by the boxes of the N label indices whose MEMBER byte is set. */
+void ss__box_union(ss__box *acc, const ss__box *boxes, const uint8_t *member,
+                   int n);
+
+/* ss__boundary_class with HINT, a box known to contain every voxel of PRED
+ * and REF (e.g. from ss__label_boxes), so only it is scanned; NULL scans
+ * the whole grid.  Same results. */
+SS_NODISCARD ss_status ss__boundary_class_in(const ss__grid *g,
+                                             const ss__mask *pred,
+                                             const ss__mask *ref,
+                                             const ss__mask *ignore,
+                                             const ss__box *hint,
+                                             const ss_plan *plan,
+                                             ss_boundary *out,
+                                             ss_error *err);
+
+/* Weight of one surface element of neighbourhood CODE (boundary.c): the
+ * area in mm^2 of the surfel of a 2x2x2 code (0..255), or with TWO_D the
+ * length in mm of the contour of a 2x2 code (0..15), under spacing SP.
+ * 0 for "no surfel" codes.  Derivation in docs/boundary.md. */
+double ss__surfel_weight(int code, const double sp[3], bool two_d);
+
 /* Connected components of MASK (non-zero bytes) with connectivity 6, 18
  * or 26 (components.c).  LABELS_OUT (nvox int32) gets 0 for background
  * and 1..*NCOMP for components, numbered in raster order of their first

@@ -314,6 +314,47 @@ run_overlap(ss_report *rep, const ss_volume *p, const ss_volume *r,
   return SS_OK;
 }
 
+/* Surface distances of every class (boundary.c), one class at a time so
+ * only one class's crop and distance maps are alive. */
+static ss_status
+run_boundary(ss_report *rep, const ss_volume *p, const ss_volume *r,
+             const ss_plan *plan, const uint8_t *pm, const uint8_t *rm,
+             int ignore_r, ss_error *err)
+{
+  const size_t sp = (size_t)p->nlabels + 1, sr = (size_t)r->nlabels + 1;
+  const ss__grid g = { r->info.nx, r->info.ny, r->info.nz,
+                       { r->info.spacing_mm[0], r->info.spacing_mm[1],
+                         r->info.spacing_mm[2] } };
+  /* One pass per volume finds every label's box; a class is then
+   * scanned only inside the union of its labels' boxes. */
+  ss__box *bp = NULL, *br = NULL;
+  ss_status st = ss__label_boxes(p, ss__threads(plan), &bp, err);
+  if (st == SS_OK)
+    st = ss__label_boxes(r, ss__threads(plan), &br, err);
+  uint8_t *im = ignore_r >= 0 ? calloc(sr, 1) : NULL;
+  if (st == SS_OK && ignore_r >= 0 && im == NULL)
+    st = ss__fail(err, SS_ENOMEM, "out of memory");
+  if (im != NULL)
+    im[ignore_r] = 1;
+  const ss__mask ig = { r->idx, r->idx_width, im };
+  for (int i = 0; i < rep->nclasses && st == SS_OK; i++) {
+    ss_class_report *c = &rep->classes[i];
+    const ss__mask mp = { p->idx, p->idx_width, pm + sp * (size_t)i };
+    const ss__mask mr = { r->idx, r->idx_width, rm + sr * (size_t)i };
+    ss__box hint = { { INT64_MAX, INT64_MAX, INT64_MAX },
+                     { INT64_MIN, INT64_MIN, INT64_MIN } };
+    ss__box_union(&hint, bp, mp.member, p->nlabels);
+    ss__box_union(&hint, br, mr.member, r->nlabels);
+    st = ss__boundary_class_in(&g, &mp, &mr, im != NULL ? &ig : NULL, &hint,
+                               plan, &c->boundary, err);
+    c->has_boundary = st == SS_OK;
+  }
+  free(im);
+  free(bp);
+  free(br);
+  return st;
+}
+
 static ss_status
 check_plan(const ss_plan *plan, ss_error *err)
 {
@@ -397,6 +438,11 @@ ss_score(const ss_volume *pred, const ss_volume *ref, const ss_plan *plan_in,
     /* Counts are needed by every family (status, volumes). */
     st = run_overlap(rep, lp, ref, plan, pm, rm, ignore_r, threads, err);
     rep->timing.overlap_ms = ss__now_ms() - t1;
+  }
+  if (st == SS_OK && (rep->metrics & SS_METRIC_BOUNDARY)) {
+    const double t2 = ss__now_ms();
+    st = run_boundary(rep, lp, ref, plan, pm, rm, ignore_r, err);
+    rep->timing.boundary_ms = ss__now_ms() - t2;
   }
   /* Losses and trade-offs on the original prediction (losses.c). */
   if (st == SS_OK && ss__losses_wanted(plan, kind)) {
