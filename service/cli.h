@@ -18,5 +18,6 @@ int cli_print_json(json_t *j, int pretty);
 
 int cli_inspect(int argc, char **argv);
 int cli_catalog(int argc, char **argv); /* cli_catalog.c */
+int cli_evaluate(int argc, char **argv); /* evaluate.c */
 
 #endif

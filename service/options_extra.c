@@ -2,6 +2,7 @@
  * (losses, lesions, ...).  Each topic adds one line to TABLES.
  * SPDX-License-Identifier: MIT */
 #include "options.h"
+#include "lesions.h"
 
 typedef struct {
   const svc_option *opts;
@@ -10,6 +11,7 @@ typedef struct {
 
 static const table tables[] = {
   { svc_loss_options, SVC_LOSS_NOPTIONS }, /* options_losses.c */
+  { svc_lesion_options, 1 },
   { NULL, 0 }, /* each topic adds { its_table, its_count } above this */
 };
 

@@ -2,6 +2,7 @@
  * -> plan, bytes -> volumes, score, report -> JSON.
  * SPDX-License-Identifier: MIT */
 #include "report_json.h"
+#include "lesions.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,15 @@ svc_score(const svc_score_input *in, const svc_score_config *cfg,
   }
   if (ss_volume_read_mem(in->pred, in->pred_len, lim, &pred, err) != SS_OK) {
     snprintf(err->field, sizeof err->field, "prediction");
+    goto done;
+  }
+  if (in->nrefs > 1) {
+    rc = svc_score_multi(in, pred, &plan, lim, now_ms() - t0, report, err);
+    if (rc == 0 && voxels != NULL) {
+      ss_volume_info info;
+      ss_volume_info_get(pred, &info);
+      *voxels = (uint64_t)(info.nx * info.ny * info.nz);
+    }
     goto done;
   }
   if (ss_volume_read_mem(in->refs[0], in->ref_lens[0], lim, &ref, err) !=

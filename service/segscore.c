@@ -16,6 +16,9 @@ usage(FILE *f)
         "                      [--threads N] [--pretty]\n"
         "       segscore inspect FILE [--pretty]\n"
         "       segscore catalog [--pretty]\n"
+        "       segscore evaluate --pred-dir D --ref-dir D [--options ...]\n"
+        "                      [--jobs N] [--threads N] [--csv FILE]\n"
+        "                      [--out FILE] [--strict] [--pretty]\n"
         "       segscore --version\n"
         "Scores a segmentation against a reference (NIfTI .nii/.nii.gz)\n"
         "and prints a JSON report; see README.md and docs/.\n",
@@ -205,5 +208,7 @@ main(int argc, char **argv)
     return cli_inspect(argc - 2, argv + 2);
   if (strcmp(cmd, "catalog") == 0)
     return cli_catalog(argc - 2, argv + 2);
+  if (strcmp(cmd, "evaluate") == 0)
+    return cli_evaluate(argc - 2, argv + 2);
   return cli_usage_error("unknown command %s", cmd);
 }

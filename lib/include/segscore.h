@@ -338,6 +338,39 @@ typedef struct {
   int64_t labels[SS_MAX_REGION_LABELS];
 } ss_region;
 
+/*---- Lesion options (docs/lesions.md) ---------------------------------*/
+
+/* How predicted lesions are matched to reference lesions. */
+typedef enum {
+  SS_LESION_MATCH_ANY_OVERLAP = 0, /* one shared voxel (BraTS 2023) */
+  SS_LESION_MATCH_IOU              /* IoU >= iou_threshold, greedy 1:1 */
+} ss_lesion_match;
+
+/* Which side the minimum lesion size applies to. */
+typedef enum {
+  SS_LESION_MIN_BOTH = 0,      /* small lesions of either side are left out */
+  SS_LESION_MIN_REFERENCE      /* only reference lesions (BraTS 2023) */
+} ss_lesion_min_side;
+
+/* Lesion-wise metric options; ss_plan_init sets the defaults noted. */
+typedef struct {
+  int connectivity;            /* 6, 18 or 26 (default 26) */
+  ss_lesion_match match;       /* default any_overlap */
+  double iou_threshold;        /* (0, 1], default 0.5; match = iou only */
+  int64_t min_voxels;          /* keep lesions with >= this many voxels */
+  double min_volume_mm3;       /* and >= this volume; 0 = no minimum */
+  ss_lesion_min_side min_side; /* default both */
+  int dilation_voxels;         /* 0..SS_LESION_MAX_DILATION iterations of
+                                  an 18-neighbour dilation of the
+                                  reference before matching (any_overlap
+                                  only); default 0 */
+} ss_lesion_options;
+
+#define SS_LESION_MAX_DILATION 32
+
+/* Set O to the defaults above. */
+void ss_lesion_options_init(ss_lesion_options *o);
+
 /* What to compute and under which conventions.  Initialise with
  * ss_plan_init (DESIGN.md defaults); the arrays are owned by the plan
  * and released by ss_plan_clear. */
@@ -369,6 +402,7 @@ typedef struct {
   double smooth_nr, smooth_dr; /* 1e-5, 1e-5 */
   int threads;               /* OpenMP team size; 0 = runtime default */
   ss_loss_plan loss;         /* losses and trade-offs (losses.c) */
+  ss_lesion_options lesion;  /* SS_METRIC_LESIONS only */
 } ss_plan;
 
 void ss_plan_init(ss_plan *plan);
@@ -472,6 +506,46 @@ typedef struct {
   ss_metric voe, rvd, volume_similarity;
 } ss_overlap;
 
+/*---- Lesion-wise report (docs/lesions.md) -----------------------------*/
+
+/* One lesion: a connected component of one side.  Ids are 1-based in
+ * raster order of the lesion's first voxel (x fastest), per side. */
+typedef struct {
+  int32_t id;
+  int64_t voxels;
+  double volume_mm3;
+  bool counted;              /* false: below the minimum size */
+  int32_t nmatched;
+  const int32_t *matched;    /* ids of the other side, ascending; borrowed
+                                from the report */
+  ss_metric dice;            /* reference lesions: Dice against the union
+                                of matched predictions (0 when none) */
+  ss_metric hd95;            /* reference lesions: HD95 (mm) against the
+                                same union; pred_empty when none */
+} ss_lesion;
+
+/* Lesion counts and scores of one class.  tp counts detected reference
+ * lesions, fn missed ones, fp prediction lesions matching none; tp_pred
+ * counts matched prediction lesions (tp_pred != tp when one prediction
+ * covers several reference lesions, or the reverse).  Only counted
+ * lesions enter the numbers. */
+typedef struct {
+  int64_t tp, fp, fn, tp_pred;
+  int64_t n_ref, n_pred;     /* counted lesions per side */
+  ss_metric precision;       /* tp_pred / n_pred */
+  ss_metric recall;          /* tp / n_ref */
+  ss_metric f1;              /* 2 P R / (P + R) */
+  ss_metric lesion_dice;     /* sum of reference-lesion Dice / (n_ref + fp) */
+  ss_metric lesion_hd95;     /* same mean of HD95, misses and false
+                                positives at worst_distance_mm */
+  int32_t nref, npred;       /* all lesions, counted or not */
+  ss_lesion *ref, *pred;
+  int32_t *pool;             /* storage of the matched id lists */
+} ss_lesion_report;
+
+/* Release a lesion report; NULL is allowed. */
+void ss_lesion_report_free(ss_lesion_report *r);
+
 /* Report of one scored class (a label, or a region). */
 typedef struct {
   int64_t label;              /* label value; -1 for a region */
@@ -486,6 +560,7 @@ typedef struct {
   ss_boundary boundary;
   ss_class_losses losses;     /* losses.c */
   ss_class_tradeoffs tradeoffs; /* losses.c */
+  ss_lesion_report *lesions; /* owned; NULL unless SS_METRIC_LESIONS */
 } ss_class_report;
 
 /* Mean of one metric over the scored classes, nulls skipped but counted. */
@@ -521,6 +596,23 @@ typedef struct {
  * distances) are replaced by WORST and count as valid. */
 ss_summary_value ss_summarize(const ss_metric *vals, int n, bool is_distance,
                               bool has_worst, double worst);
+
+/*---- Several references (docs/lesions.md) -----------------------------*/
+
+#define SS_MAX_RATERS 16
+
+/* Majority-vote consensus of N (1..SS_MAX_RATERS) reference label maps
+ * on one grid: each voxel takes the label value most references give it;
+ * a tie goes to the smallest tied label value (so background wins a tie
+ * with a foreground label).  *TIED (may be NULL) gets the number of tied
+ * voxels.  The header facts (spacing, affine) are those of REFS[0].  Uses
+ * at most THREADS OpenMP threads.  On SS_OK *OUT owns a new label volume;
+ * SS_ESHAPE when the grids differ, SS_ELABELS when one is not a label
+ * map, SS_ECLASSES past 65535 distinct labels. */
+SS_NODISCARD ss_status ss_volume_consensus(const ss_volume *const *refs,
+                                           int n, int threads,
+                                           ss_volume **out, int64_t *tied,
+                                           ss_error *err);
 
 /* Score PRED against REF under PLAN (NULL for defaults) and return a new
  * report in *OUT (free with ss_report_free).  Checks shapes (SS_ESHAPE)

@@ -182,5 +182,27 @@ SS_NODISCARD ss_status ss__ssim3d(const double *p, const uint8_t *g,
                                   const uint8_t *valid, int64_t nx,
                                   int64_t ny, int64_t nz, double sigma,
                                   int threads, double *out, ss_error *err);
+/* Lesion-wise metrics of one class (lesions.c): components of PRED and
+ * REF (minus IGNORE when not NULL) under plan->lesion, matching, counts
+ * and per-lesion Dice and HD95.  On SS_OK *OUT owns a new report (free
+ * with ss_lesion_report_free). */
+SS_NODISCARD ss_status ss__lesions_class(const ss__grid *g,
+                                         const ss__mask *pred,
+                                         const ss__mask *ref,
+                                         const ss__mask *ignore,
+                                         const ss_plan *plan,
+                                         ss_lesion_report **out,
+                                         ss_error *err);
+
+/* Lesion sections of every class of REP (lesions.c), called by ss_score
+ * when SS_METRIC_LESIONS is asked: PM/RM are the per-class membership
+ * tables over the label indices of P and R (stride nlabels + 1), IGNORE_R
+ * the reference index of the ignore label or -1.  Fills
+ * rep->classes[i].lesions. */
+SS_NODISCARD ss_status ss__lesions_run(ss_report *rep, const ss_volume *p,
+                                       const ss_volume *r,
+                                       const ss_plan *plan,
+                                       const uint8_t *pm, const uint8_t *rm,
+                                       int ignore_r, ss_error *err);
 
 #endif /* SS_INTERNAL_H */

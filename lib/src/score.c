@@ -450,6 +450,8 @@ ss_score(const ss_volume *pred, const ss_volume *ref, const ss_plan *plan_in,
     st = ss__losses_score(pred, ref, plan, rep, err);
     rep->timing.losses_ms = ss__now_ms() - t2;
   }
+  if (st == SS_OK && (rep->metrics & SS_METRIC_LESIONS))
+    st = ss__lesions_run(rep, lp, ref, plan, pm, rm, ignore_r, err);
   free(pm);
   free(rm);
   ss_volume_free(bin);
@@ -468,6 +470,8 @@ ss_report_free(ss_report *r)
   if (r == NULL)
     return;
   ss__losses_release(r);
+  for (int i = 0; r->classes != NULL && i < r->nclasses; i++)
+    ss_lesion_report_free(r->classes[i].lesions);
   free(r->classes);
   free(r);
 }

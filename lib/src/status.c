@@ -112,6 +112,7 @@ ss_plan_init(ss_plan *plan)
   plan->smooth_nr = 1e-5;
   plan->smooth_dr = 1e-5;
   ss_loss_plan_init(&plan->loss);
+  ss_lesion_options_init(&plan->lesion);
 }
 
 void
