@@ -999,6 +999,305 @@ START_TEST(test_compound)
 }
 END_TEST
 
+
+/*---- Distance- and lesion-based losses ----------------------------------*/
+
+/* 6 x 1 x 1, spacing 2 mm, reference 0 0 1 1 1 0, p1 = .25 .5 .75 1 .5 0:
+ * every value below is worked out in the comments. */
+START_TEST(test_distance_hand)
+{
+  const float p[] = { 0.75f, 0.5f, 0.25f, 0.0f, 0.5f, 1.0f,
+                      0.25f, 0.5f, 0.75f, 1.0f, 0.5f, 0.0f };
+  const int32_t rv[] = { 0, 0, 1, 1, 1, 0 };
+  ss_volume *pred = mk_floats(p, 6, 1, 1, 2);
+  ss_volume *ref = mk_labels(rv, 6, 1, 1);
+  for (int a = 0; a < 3; a++)
+    ref->info.spacing_mm[a] = 2.0;
+  const int64_t lab[] = { 1 };
+  ss_plan plan;
+  ss_plan_init(&plan);
+  plan.smooth_nr = plan.smooth_dr = 0;
+  ss_report *r = score(pred, ref, &plan, lab, 1, SS_OK);
+  /* distance to another class: 4 2 2 4 2 2 mm; max 4; w = 2 - d/4 */
+  double ce[6] = { -log(0.75), -log(0.5), -log(0.75), -log(1 - 1e-7),
+                   -log(0.5), -log(1 - 1e-7) };
+  double w[6] = { 1, 1.5, 1.5, 1, 1.5, 1.5 };
+  double dp = 0;
+  for (int i = 0; i < 6; i++)
+    dp += w[i] * ce[i];
+  near(CASE(r, DPCE), dp / 6, 1e-15, "dpce");
+  /* band: d <= 2 mm -> voxels 1 2 4 5 */
+  near(CASE(r, BOUNDARY_AWARE),
+       (0.7 * (ce[1] + ce[2] + ce[4] + ce[5]) + 0.3 * (ce[0] + ce[3])) /
+           (0.7 * 4 + 0.3 * 2),
+       1e-15, "boundary_aware");
+  /* phi = 4 2 -2 -4 -2 2 */
+  near(CLS(r, 0, BOUNDARY_KERVADEC), -4.5 / 6, 1e-15, "kervadec");
+  /* argmax mask {2, 3} (ties go to channel 0): d_p = 4 2 2 2 2 4 */
+  near(CLS(r, 0, HAUSDORFF_DT), 6.5 / 6, 1e-15, "hausdorff_dt");
+  /* one lesion {2,3,4}, one predicted component inside it */
+  near(CLS(r, 0, LESION_COMPOUND), (1 - 4.5 / 6) + (1 - 4.5 / 5.25), 1e-15,
+       "lesion_compound");
+  rfree(r);
+  /* alpha and width move the values */
+  ck_assert_int_eq(ss_loss_param_set(&plan.loss, SS_LOSS_HAUSDORFF_DT,
+                                     "alpha", 1, NULL), 0);
+  ck_assert_int_eq(ss_loss_param_set(&plan.loss, SS_LOSS_BOUNDARY_AWARE,
+                                     "width_mm", 1, NULL), 0);
+  ck_assert_int_eq(ss_loss_param_set(&plan.loss, SS_LOSS_LESION_COMPOUND,
+                                     "lambda", 0, NULL), 0);
+  r = score(pred, ref, &plan, lab, 1, SS_OK);
+  /* alpha 1: f = dg + dp = 8 4 4 6 4 6 */
+  near(CLS(r, 0, HAUSDORFF_DT), (0.0625 * 8 + 0.25 * 4 + 0.0625 * 4 +
+                                 0.25 * 4) / 6, 1e-15, "hausdorff_dt alpha 1");
+  /* width 1 mm < spacing: empty band -> plain CE */
+  near(CASE(r, BOUNDARY_AWARE), CASE(r, CE).value, 1e-15, "empty band");
+  near(CLS(r, 0, LESION_COMPOUND), CLS(r, 0, DICE).value, 1e-15,
+       "lesion lambda 0 = dice");
+  rfree(r);
+  ss_plan_clear(&plan);
+  vfree(pred);
+  vfree(ref);
+}
+END_TEST
+
+/* Empty reference class: zero distance field (SegLoss, MONAI), so the
+ * boundary loss is 0 and the HD loss only sees the prediction's field. */
+START_TEST(test_distance_empty)
+{
+  const float p[] = { 0.75f, 0.5f, 0.25f, 0.5f, 0.0f, 0.0f,
+                      0.25f, 0.5f, 0.75f, 0.5f, 1.0f, 1.0f };
+  const int32_t rv[] = { 0, 0, 0, 0, 0, 0 };
+  ss_volume *pred = mk_floats(p, 6, 1, 1, 2);
+  ss_volume *ref = mk_labels(rv, 6, 1, 1);
+  const int64_t lab[] = { 1 };
+  ss_plan plan;
+  ss_plan_init(&plan);
+  ss_report *r = score(pred, ref, &plan, lab, 1, SS_OK);
+  near(CLS(r, 0, BOUNDARY_KERVADEC), 0.0, 0, "kervadec empty ref");
+  /* only one class present: no boundary, dpce = ce */
+  near(CASE(r, DPCE), CASE(r, CE).value, 1e-15, "dpce one class");
+  /* pred mask {2, 4, 5}: d_p = 2 1 1 1 1 2 (1 mm) */
+  double e[6] = { 0.0625, 0.25, 0.5625, 0.25, 1, 1 };
+  double dp[6] = { 2, 1, 1, 1, 1, 2 };
+  double hd = 0;
+  for (int i = 0; i < 6; i++)
+    hd += e[i] * dp[i] * dp[i];
+  near(CLS(r, 0, HAUSDORFF_DT), hd / 6, 1e-15, "hausdorff_dt empty ref");
+  /* no lesion, two false components {2} and {4,5}: lesion term 1 */
+  double dice = 1 - (0 + 1e-5) / (4.0 + 0 + 1e-5);   /* sum p = 4 */
+  near(CLS(r, 0, LESION_COMPOUND), dice + 1.0, 1e-12, "lesion empty ref");
+  rfree(r);
+  ss_plan_clear(&plan);
+  vfree(pred);
+  vfree(ref);
+}
+END_TEST
+
+/* Brute-force reference for the distance losses on a small anisotropic
+ * random case: O(n^2) distances, flood-fill components. */
+static double
+bf_dist(int64_t i, int64_t j, int64_t nx, int64_t ny, const double sp[3])
+{
+  double dx = (double)(i % nx - j % nx) * sp[0];
+  double dy = (double)(i / nx % ny - j / nx % ny) * sp[1];
+  double dz = (double)(i / (nx * ny) - j / (nx * ny)) * sp[2];
+  return sqrt(dx * dx + dy * dy + dz * dz);
+}
+
+static void
+bf_phi(const uint8_t *m, int64_t n, int64_t nx, int64_t ny, const double sp[3],
+       double *phi)
+{
+  int64_t cnt = 0;
+  for (int64_t i = 0; i < n; i++)
+    cnt += m[i];
+  for (int64_t i = 0; i < n; i++) {
+    phi[i] = 0;
+    if (cnt == 0 || cnt == n)
+      continue;
+    double best = INFINITY;
+    for (int64_t j = 0; j < n; j++)
+      if (m[j] != m[i])
+        best = fmin(best, bf_dist(i, j, nx, ny, sp));
+    phi[i] = m[i] ? -best : best;
+  }
+}
+
+static int32_t
+bf_components(const uint8_t *m, int64_t nx, int64_t ny, int64_t nz,
+              int32_t *lab)
+{
+  int64_t n = nx * ny * nz;
+  int64_t *stack = malloc((size_t)n * sizeof *stack);
+  int32_t nc = 0;
+  for (int64_t i = 0; i < n; i++)
+    lab[i] = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (!m[i] || lab[i])
+      continue;
+    lab[i] = ++nc;
+    int64_t sp = 0;
+    stack[sp++] = i;
+    while (sp > 0) {
+      int64_t v = stack[--sp];
+      int64_t x = v % nx, y = v / nx % ny, z = v / (nx * ny);
+      for (int dz = -1; dz <= 1; dz++)
+        for (int dy = -1; dy <= 1; dy++)
+          for (int dx = -1; dx <= 1; dx++) {
+            int64_t X = x + dx, Y = y + dy, Z = z + dz;
+            if (X < 0 || Y < 0 || Z < 0 || X >= nx || Y >= ny || Z >= nz)
+              continue;
+            int64_t u = (Z * ny + Y) * nx + X;
+            if (m[u] && !lab[u]) {
+              lab[u] = nc;
+              stack[sp++] = u;
+            }
+          }
+    }
+  }
+  free(stack);
+  return nc;
+}
+
+START_TEST(test_distance_reference)
+{
+  const int64_t nx = 13, ny = 11, nz = 7, n = nx * ny * nz;
+  const double sp[3] = { 0.7, 1.3, 2.1 };
+  float *p;
+  int32_t *rv;
+  random_case(nx, ny, nz, 3, 0, &p, &rv);
+  ss_volume *pred = mk_floats(p, nx, ny, nz, 3);
+  ss_volume *ref = mk_labels(rv, nx, ny, nz);
+  for (int a = 0; a < 3; a++)
+    ref->info.spacing_mm[a] = sp[a];
+  refcase rc = { 0 };
+  fill_ref(&rc, p, rv, n, 3, 0);
+  const int64_t lab[] = { 1, 2 };
+  ss_plan plan;
+  ss_plan_init(&plan);
+  plan.has_ignore = true;
+  plan.ignore_label = 9;
+  ck_assert_int_eq(ss_loss_param_set(&plan.loss, SS_LOSS_HAUSDORFF_DT,
+                                     "alpha", 1.5, NULL), 0);
+  ck_assert_int_eq(ss_loss_param_set(&plan.loss, SS_LOSS_BOUNDARY_AWARE,
+                                     "width_mm", 2.5, NULL), 0);
+  ss_report *r = score(pred, ref, &plan, lab, 2, SS_OK);
+  /* dpce and boundary_aware */
+  double *dself = malloc((size_t)n * sizeof *dself);
+  double dmax = 0;
+  for (int64_t i = 0; i < n; i++) {
+    dself[i] = INFINITY;
+    if (rc.t[i] < 0)
+      continue;
+    for (int64_t j = 0; j < n; j++)
+      if (rc.t[j] != rc.t[i])
+        dself[i] = fmin(dself[i], bf_dist(i, j, nx, ny, sp));
+    dmax = fmax(dmax, dself[i]);
+  }
+  double dp = 0, b1 = 0, b2 = 0, n1 = 0, n2 = 0, N = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (rc.t[i] < 0)
+      continue;
+    double ce = -log(rclamp(rc.p[(int64_t)rc.t[i] * n + i]));
+    dp += (1 + (1 - dself[i] / dmax)) * ce;
+    if (dself[i] <= 2.5) {
+      b1 += ce;
+      n1++;
+    } else {
+      b2 += ce;
+      n2++;
+    }
+    N++;
+  }
+  near(CASE(r, DPCE), dp / N, 1e-9, "ref dpce");
+  near(CASE(r, BOUNDARY_AWARE), (0.7 * b1 + 0.3 * b2) / (0.7 * n1 + 0.3 * n2),
+       1e-9, "ref boundary_aware");
+  /* per class: kervadec, hausdorff_dt, lesion_compound */
+  uint8_t *gm = malloc((size_t)n), *pm = malloc((size_t)n),
+          *pms = malloc((size_t)n);
+  double *phig = malloc((size_t)n * sizeof *phig),
+         *phip = malloc((size_t)n * sizeof *phip);
+  int32_t *lr = malloc((size_t)n * sizeof *lr), *lp = malloc((size_t)n * sizeof *lp);
+  for (int s = 0; s < 2; s++) {
+    int k = s + 1;
+    for (int64_t i = 0; i < n; i++) {
+      gm[i] = rc.t[i] == k;
+      int a = 0;
+      for (int q = 1; q < 3; q++)
+        if (rc.p[(int64_t)q * n + i] > rc.p[(int64_t)a * n + i])
+          a = q;
+      pm[i] = a == k;
+      pms[i] = a == k && rc.t[i] >= 0;
+    }
+    bf_phi(gm, n, nx, ny, sp, phig);
+    bf_phi(pm, n, nx, ny, sp, phip);
+    double kv = 0, hd = 0, TP = 0, P = 0, G = 0;
+    for (int64_t i = 0; i < n; i++) {
+      if (rc.t[i] < 0)
+        continue;
+      double ps = rc.p[(int64_t)k * n + i];
+      kv += phig[i] * ps;
+      hd += (ps - gm[i]) * (ps - gm[i]) *
+            (pow(fabs(phig[i]), 1.5) + pow(fabs(phip[i]), 1.5));
+      TP += ps * gm[i];
+      P += ps;
+      G += gm[i];
+    }
+    near(CLS(r, s, BOUNDARY_KERVADEC), kv / N, 1e-9, "ref kervadec");
+    near(CLS(r, s, HAUSDORFF_DT), hd / N, 1e-9, "ref hausdorff_dt");
+    int32_t nr = bf_components(gm, nx, ny, nz, lr);
+    int32_t np = bf_components(pms, nx, ny, nz, lp);
+    double sdsum = 0;
+    int nfp = 0;
+    for (int32_t j = 1; j <= nr; j++) {
+      double sr = 0, cr = 0, ex = 0;
+      for (int64_t i = 0; i < n; i++)
+        if (lr[i] == j) {
+          sr += rc.p[(int64_t)k * n + i];
+          cr++;
+        }
+      for (int32_t q = 1; q <= np; q++) {
+        int touches = 0;
+        for (int64_t i = 0; i < n && !touches; i++)
+          touches = lp[i] == q && lr[i] == j;
+        if (!touches)
+          continue;
+        for (int64_t i = 0; i < n; i++)
+          if (lp[i] == q && !gm[i])
+            ex += rc.p[(int64_t)k * n + i];
+      }
+      sdsum += (2 * sr + 1e-5) / (sr + cr + ex + 1e-5);
+    }
+    for (int32_t q = 1; q <= np; q++) {
+      int touches = 0;
+      for (int64_t i = 0; i < n && !touches; i++)
+        touches = lp[i] == q && gm[i];
+      nfp += !touches;
+    }
+    double ll = nr + nfp > 0 ? 1 - sdsum / (nr + nfp) : 0;
+    near(CLS(r, s, LESION_COMPOUND),
+         1 - (2 * TP + 1e-5) / (P + G + 1e-5) + ll, 1e-9, "ref lesion");
+  }
+  rfree(r);
+  ss_plan_clear(&plan);
+  vfree(pred);
+  vfree(ref);
+  free(p);
+  free(rv);
+  free(rc.p);
+  free(rc.t);
+  free(dself);
+  free(gm);
+  free(pm);
+  free(pms);
+  free(phig);
+  free(phip);
+  free(lr);
+  free(lp);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1017,6 +1316,9 @@ suite(void)
   tcase_add_test(tc, test_reference_ssim);
   tcase_add_test(tc, test_hard_labels);
   tcase_add_test(tc, test_compound);
+  tcase_add_test(tc, test_distance_hand);
+  tcase_add_test(tc, test_distance_empty);
+  tcase_add_test(tc, test_distance_reference);
   suite_add_tcase(s, tc);
   return s;
 }
