@@ -5,11 +5,12 @@
  * Local means come from a normalised convolution: every field is
  * multiplied by the validity mask m (0 outside the volume and on ignored
  * voxels) and divided by the filtered mask, so windows are truncated at
- * the borders and renormalised instead of padded.  The separable Gaussian
- * runs along x and y per slice into a ring of 2R+1 slices, then along z,
- * so memory is O(nx ny R) whatever nz is.  Rows of a slice run in
- * parallel; each output slice's sum is the serial sum of its row sums, and
- * slices are added in order: identical results for any thread count.
+ * the borders and renormalised instead of padded.  Per output slice the
+ * separable Gaussian runs along z straight from the inputs (a sliding
+ * window of 2R+1 slices stays in cache), then along y and x row by row in
+ * thread-local buffers, so memory is one slice of fields whatever nz is.
+ * Slices run in parallel, each by one thread in row order; slice sums
+ * are added in slice order: identical results for any thread count.
  * SPDX-License-Identifier: MIT */
 #include "internal.h"
 #include "losses_internal.h"
@@ -20,6 +21,107 @@
 #define NF 5            /* m, m p, m p^2, m g, m p g */
 #define SSIM_C1 (0.01 * 0.01)
 #define SSIM_C2 (0.03 * 0.03)
+#define RMAX 32
+
+/* Row kernels: compiled for AVX2 and for the baseline, picked at load
+ * time.  Without FP contraction (-std=c11) both give the same bits, as
+ * every lane sums in the same order. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SS_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SS_CLONES
+#endif
+
+/* out[x] = w[0] a[0][x] + sum_{d=1..R} w[d] (a[-d][x] + a[d][x]) for
+ * x < n; ROWS points at a[0] of an array of 2R+1 row pointers (absent
+ * rows point at zeros, so windows are truncated exactly). */
+SS_CLONES static void
+sym_rows(double *restrict out, const double *const *rows, const double *w,
+         int R, int64_t n)
+{
+  const double *restrict a0 = rows[0];
+  for (int64_t x = 0; x < n; x++)
+    out[x] = w[0] * a0[x];
+  for (int d = 1; d <= R; d++) {
+    const double *restrict am = rows[-d], *restrict ap = rows[d];
+    const double wd = w[d];
+    for (int64_t x = 0; x < n; x++)
+      out[x] += wd * (am[x] + ap[x]);
+  }
+}
+
+/* SSIM of one row from the filtered fields F (NF rows of n; F[0] may be
+ * NULL with NORM giving the mask sums); returns the sum over voxels where
+ * VALID (NULL = all) is set, *CNT the count. */
+SS_CLONES static double
+ssim_row(const double *const *F, const double *restrict norm,
+         const uint8_t *restrict valid, int64_t n, int64_t *cnt,
+         double *restrict tmp)
+{
+  const double *restrict f1 = F[1], *restrict f2 = F[2], *restrict f3 = F[3],
+                         *restrict f4 = F[4];
+  for (int64_t x = 0; x < n; x++) {
+    double inv = 1.0 / norm[x];
+    double mp = f1[x] * inv, mg = f3[x] * inv;
+    double vp = f2[x] * inv - mp * mp, vg = mg - mg * mg;
+    double cv = f4[x] * inv - mp * mg;
+    tmp[x] = ((2.0 * mp * mg + SSIM_C1) * (2.0 * cv + SSIM_C2)) /
+             ((mp * mp + mg * mg + SSIM_C1) * (vp + vg + SSIM_C2));
+  }
+  double s = 0.0;
+  int64_t c = 0;
+  for (int64_t x = 0; x < n; x++)
+    if (valid == NULL || valid[x]) {
+      s += tmp[x];
+      c++;
+    }
+  *cnt = c;
+  return s;
+}
+
+/* z pass of field F for one row: OUT[x] = sum_d w[|d|] field_F(z+d, x)
+ * straight from the inputs, PO/GO/VO being row offsets of slices z+d (or
+ * -1 for a slice outside the volume).  Fields: 0 = valid, 1 = p, 2 = p^2,
+ * 3 = g, 4 = p g (p and g are 0 where not valid). */
+SS_CLONES static void
+zrow(double *restrict out, const double *p, const uint8_t *g,
+     const uint8_t *valid, const int64_t *off, int f, const double *w, int R,
+     int64_t nx)
+{
+  for (int64_t x = 0; x < nx; x++)
+    out[x] = 0.0;
+  for (int d = -R; d <= R; d++) {
+    if (off[d + R] < 0)
+      continue;
+    const double wd = w[d < 0 ? -d : d];
+    const double *restrict pr = p + off[d + R];
+    const uint8_t *restrict gr = g + off[d + R];
+    switch (f) {
+    case 0: {
+      const uint8_t *restrict vr = valid + off[d + R];
+      for (int64_t x = 0; x < nx; x++)
+        out[x] += wd * (double)vr[x];
+      break;
+    }
+    case 1:
+      for (int64_t x = 0; x < nx; x++)
+        out[x] += wd * pr[x];
+      break;
+    case 2:
+      for (int64_t x = 0; x < nx; x++)
+        out[x] += wd * (pr[x] * pr[x]);
+      break;
+    case 3:
+      for (int64_t x = 0; x < nx; x++)
+        out[x] += wd * (double)gr[x];
+      break;
+    default:
+      for (int64_t x = 0; x < nx; x++)
+        out[x] += wd * (pr[x] * (double)gr[x]);
+      break;
+    }
+  }
+}
 
 ss_status
 ss__ssim3d(const double *p, const uint8_t *g, const uint8_t *valid,
@@ -29,135 +131,126 @@ ss__ssim3d(const double *p, const uint8_t *g, const uint8_t *valid,
   int R = (int)ceil(3.0 * sigma);
   if (R < 1)
     R = 1;
-  const int W = 2 * R + 1;
-  double w[64 + 1];
-  if (W > 64)
+  if (R > RMAX)
     return ss__fail(err, SS_ERANGE, "SSIM window too large");
-  for (int d = -R; d <= R; d++)
-    w[d + R] = exp(-(double)d * d / (2.0 * sigma * sigma));
+  double w[RMAX + 1];
+  for (int d = 0; d <= R; d++)
+    w[d] = exp(-(double)d * d / (2.0 * sigma * sigma));
+  /* Without a validity mask the filtered mask is separable: the product
+   * of the three 1-D truncated window sums. */
+  const int f0 = valid != NULL ? 0 : 1;   /* first field filtered */
+  double *wsum[3] = { NULL, NULL, NULL };
+  const int64_t dims[3] = { nx, ny, nz };
   const size_t plane = (size_t)nx * (size_t)ny;
-  double *ring = malloc((size_t)W * NF * plane * sizeof *ring);
-  double *tmp = malloc((size_t)NF * plane * sizeof *tmp);
-  double *rows = malloc((size_t)ny * sizeof *rows);
-  int64_t *rown = malloc((size_t)ny * sizeof *rown);
-  double *fbuf = malloc((size_t)threads * NF * (size_t)nx * sizeof *fbuf);
-  if (!ring || !tmp || !rows || !rown || !fbuf) {
-    free(ring);
-    free(tmp);
-    free(rows);
-    free(rown);
-    free(fbuf);
+  const size_t pad = (size_t)nx + 2 * (size_t)R;
+  /* per thread: A (the z-filtered fields of its current slice), NF padded
+   * lines, NF filtered rows, norm, temp; per slice: its sum and count */
+  const size_t tstride = NF * plane + NF * pad + (NF + 2) * (size_t)nx;
+  double *tbuf = malloc((size_t)threads * tstride * sizeof *tbuf);
+  double *zsum = malloc((size_t)nz * sizeof *zsum);
+  int64_t *zcnt = malloc((size_t)nz * sizeof *zcnt);
+  double *zero = calloc((size_t)nx + 1, sizeof *zero);
+  bool ok = tbuf && zsum && zcnt && zero;
+  for (int a = 0; a < 3 && ok; a++) {
+    wsum[a] = malloc((size_t)dims[a] * sizeof *wsum[a]);
+    ok = wsum[a] != NULL;
+    for (int64_t x = 0; ok && x < dims[a]; x++) {
+      double sum = 0.0;
+      for (int d = -R; d <= R; d++)
+        if (x + d >= 0 && x + d < dims[a])
+          sum += w[d < 0 ? -d : d];
+      wsum[a][x] = sum;
+    }
+  }
+  if (!ok) {
+    free(tbuf);
+    free(zsum);
+    free(zcnt);
+    free(zero);
+    for (int a = 0; a < 3; a++)
+      free(wsum[a]);
     return ss__fail(err, SS_ENOMEM, "out of memory for SSIM");
   }
-  double total = 0.0;
-  int64_t nvalid = 0;
   bool par = (int64_t)plane * nz >= SS_PAR_MIN_VOXELS;
 
+  /* Slices are independent: one thread does a whole slice (no barrier
+   * per slice), and the slice sums are added in order afterwards. */
 #pragma omp parallel num_threads(threads) if (par)
   {
     int tid = 0;
 #ifdef _OPENMP
     tid = omp_get_thread_num();
 #endif
-    double *fb = fbuf + (size_t)tid * NF * (size_t)nx;
-    for (int64_t zin = 0; zin < nz + R; zin++) {
-      if (zin < nz) {
-        double *slot = ring + (size_t)(zin % W) * NF * plane;
-        /* x pass, row by row, from the raw fields */
-#pragma omp for schedule(static)
-        for (int64_t y = 0; y < ny; y++) {
-          size_t base = (size_t)zin * plane + (size_t)y * (size_t)nx;
-          for (int64_t x = 0; x < nx; x++) {
-            size_t i = base + (size_t)x;
-            double m = valid == NULL || valid[i] ? 1.0 : 0.0;
-            double pv = m * p[i], gv = g[i] ? m : 0.0;
-            fb[0 * nx + x] = m;
-            fb[1 * nx + x] = pv;
-            fb[2 * nx + x] = pv * p[i];
-            fb[3 * nx + x] = gv;
-            fb[4 * nx + x] = gv * p[i];
-          }
-          for (int f = 0; f < NF; f++) {
-            const double *src = fb + (size_t)f * nx;
-            double *dst = tmp + (size_t)f * plane + (size_t)y * nx;
-            for (int64_t x = 0; x < nx; x++) {
-              int64_t lo = x - R < 0 ? -x : -R;
-              int64_t hi = x + R >= nx ? nx - 1 - x : R;
-              double s = 0.0;
-              for (int64_t d = lo; d <= hi; d++)
-                s += w[d + R] * src[x + d];
-              dst[x] = s;
-            }
-          }
-        }
-        /* y pass into the ring slot */
-#pragma omp for schedule(static)
-        for (int64_t y = 0; y < ny; y++) {
-          int64_t lo = y - R < 0 ? -y : -R;
-          int64_t hi = y + R >= ny ? ny - 1 - y : R;
-          for (int f = 0; f < NF; f++) {
-            const double *src = tmp + (size_t)f * plane;
-            double *dst = slot + (size_t)f * plane + (size_t)y * nx;
-            for (int64_t x = 0; x < nx; x++)
-              dst[x] = 0.0;
-            for (int64_t d = lo; d <= hi; d++) {
-              const double *sr = src + (size_t)(y + d) * nx;
-              double wd = w[d + R];
-              for (int64_t x = 0; x < nx; x++)
-                dst[x] += wd * sr[x];
-            }
-          }
-        }
-      }
-      int64_t z = zin - R;
-      if (z < 0)
-        continue;
-      /* z pass and SSIM of output slice z */
-      int64_t lo = z - R < 0 ? -z : -R;
-      int64_t hi = z + R >= nz ? nz - 1 - z : R;
-#pragma omp for schedule(static)
+    double *A = tbuf + (size_t)tid * tstride;
+    double *lines = A + NF * plane;
+    double *acc = lines + NF * pad;
+    double *norm = acc + NF * (size_t)nx;
+    double *trow = norm + nx;
+    const double *rp[2 * RMAX + 1];
+    for (int f = 0; f < NF; f++)
+      for (int d = 0; d < R; d++)
+        lines[f * pad + (size_t)d] = lines[f * pad + pad - 1 - (size_t)d] = 0.0;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t z = 0; z < nz; z++) {
+      /* z pass straight from the inputs, row by row */
       for (int64_t y = 0; y < ny; y++) {
-        double rs = 0.0;
-        int64_t rn = 0;
-        for (int64_t x = 0; x < nx; x++) {
-          size_t i = (size_t)z * plane + (size_t)y * nx + (size_t)x;
-          if (valid != NULL && !valid[i])
-            continue;
-          double F[NF] = { 0, 0, 0, 0, 0 };
-          size_t off = (size_t)y * nx + (size_t)x;
-          for (int64_t d = lo; d <= hi; d++) {
-            const double *sl = ring + (size_t)((z + d) % W) * NF * plane;
-            double wd = w[d + R];
-            for (int f = 0; f < NF; f++)
-              F[f] += wd * sl[(size_t)f * plane + off];
-          }
-          double mp = F[1] / F[0], mg = F[3] / F[0];
-          double vp = F[2] / F[0] - mp * mp, vg = mg - mg * mg;
-          double cv = F[4] / F[0] - mp * mg;
-          rs += ((2.0 * mp * mg + SSIM_C1) * (2.0 * cv + SSIM_C2)) /
-                ((mp * mp + mg * mg + SSIM_C1) * (vp + vg + SSIM_C2));
-          rn++;
-        }
-        rows[y] = rs;
-        rown[y] = rn;
+        int64_t off[2 * RMAX + 1];
+        for (int d = -R; d <= R; d++)
+          off[d + R] = z + d >= 0 && z + d < nz
+                           ? (int64_t)((size_t)(z + d) * plane + (size_t)y * nx)
+                           : -1;
+        for (int f = f0; f < NF; f++)
+          zrow(A + (size_t)f * plane + (size_t)y * nx, p, g, valid, off, f, w,
+               R, nx);
       }
-#pragma omp single
-      {
-        double s = 0.0;
-        for (int64_t y = 0; y < ny; y++) {
-          s += rows[y];
-          nvalid += rown[y];
+      /* y pass into a padded line, x pass, SSIM, row by row */
+      double zs = 0.0;
+      int64_t zc = 0;
+      for (int64_t y = 0; y < ny; y++) {
+        const double *F[NF] = { NULL };
+        for (int f = f0; f < NF; f++) {
+          const double *src = A + (size_t)f * plane;
+          for (int d = -R; d <= R; d++)
+            rp[d + R] = y + d >= 0 && y + d < ny ? src + (size_t)(y + d) * nx
+                                                 : zero;
+          double *L = lines + (size_t)f * pad + R;
+          sym_rows(L, rp + R, w, R, nx);
+          for (int d = -R; d <= R; d++)
+            rp[d + R] = L + d;
+          sym_rows(acc + (size_t)f * nx, rp + R, w, R, nx);
+          F[f] = acc + (size_t)f * nx;
         }
-        total += s;
+        if (f0 == 0) {
+          for (int64_t x = 0; x < nx; x++)
+            norm[x] = F[0][x];
+        } else {
+          double wyz = wsum[1][y] * wsum[2][z];
+          for (int64_t x = 0; x < nx; x++)
+            norm[x] = wsum[0][x] * wyz;
+        }
+        const uint8_t *vr =
+            valid != NULL ? valid + (size_t)z * plane + (size_t)y * nx : NULL;
+        int64_t rc;
+        zs += ssim_row(F, norm, vr, nx, &rc, trow);
+        zc += rc;
       }
+      zsum[z] = zs;
+      zcnt[z] = zc;
     }
   }
+  double total = 0.0;
+  int64_t nvalid = 0;
+  for (int64_t z = 0; z < nz; z++) {
+    total += zsum[z];
+    nvalid += zcnt[z];
+  }
   *out = nvalid > 0 ? total / (double)nvalid : 1.0;
-  free(ring);
-  free(tmp);
-  free(rows);
-  free(rown);
-  free(fbuf);
+  free(tbuf);
+  free(zsum);
+  free(zcnt);
+  free(zero);
+  for (int a = 0; a < 3; a++)
+    free(wsum[a]);
   return SS_OK;
 }
 
