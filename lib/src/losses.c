@@ -175,9 +175,8 @@ block_pass(const ss__lctx *c, int64_t b, double *restrict d,
   const ss__lacc *L = &c->acc;
   bad->i = -1;
   for (int64_t i = i0; i < i1; i++) {
-    int t = ref_channel(c, i);
-    if (t < 0)
-      continue;
+    /* every voxel is validated, ignored ones too: bad input is an error
+     * wherever it is */
     int badc = 0;
     int w = load_probs(c, i, pv, &badc);
     if (w != BAD_NONE) {
@@ -186,6 +185,9 @@ block_pass(const ss__lctx *c, int64_t b, double *restrict d,
       bad->what = w;
       return;
     }
+    int t = ref_channel(c, i);
+    if (t < 0)
+      continue;
     q[L->nk + t]++;
     q[L->nvox]++;
     double pt = pv[t];
