@@ -40,11 +40,13 @@ sym_rows(double *restrict out, const double *const *rows, const double *w,
          int R, int64_t n)
 {
   const double *restrict a0 = rows[0];
+#pragma omp simd
   for (int64_t x = 0; x < n; x++)
     out[x] = w[0] * a0[x];
   for (int d = 1; d <= R; d++) {
     const double *restrict am = rows[-d], *restrict ap = rows[d];
     const double wd = w[d];
+#pragma omp simd
     for (int64_t x = 0; x < n; x++)
       out[x] += wd * (am[x] + ap[x]);
   }
@@ -60,6 +62,7 @@ ssim_row(const double *const *F, const double *restrict norm,
 {
   const double *restrict f1 = F[1], *restrict f2 = F[2], *restrict f3 = F[3],
                          *restrict f4 = F[4];
+#pragma omp simd
   for (int64_t x = 0; x < n; x++) {
     double inv = 1.0 / norm[x];
     double mp = f1[x] * inv, mg = f3[x] * inv;
@@ -88,6 +91,7 @@ zrow(double *restrict out, const double *p, const uint8_t *g,
      const uint8_t *valid, const int64_t *off, int f, const double *w, int R,
      int64_t nx)
 {
+#pragma omp simd
   for (int64_t x = 0; x < nx; x++)
     out[x] = 0.0;
   for (int d = -R; d <= R; d++) {
@@ -99,23 +103,28 @@ zrow(double *restrict out, const double *p, const uint8_t *g,
     switch (f) {
     case 0: {
       const uint8_t *restrict vr = valid + off[d + R];
+      #pragma omp simd
       for (int64_t x = 0; x < nx; x++)
         out[x] += wd * (double)vr[x];
       break;
     }
     case 1:
+      #pragma omp simd
       for (int64_t x = 0; x < nx; x++)
         out[x] += wd * pr[x];
       break;
     case 2:
+      #pragma omp simd
       for (int64_t x = 0; x < nx; x++)
         out[x] += wd * (pr[x] * pr[x]);
       break;
     case 3:
+      #pragma omp simd
       for (int64_t x = 0; x < nx; x++)
         out[x] += wd * (double)gr[x];
       break;
     default:
+      #pragma omp simd
       for (int64_t x = 0; x < nx; x++)
         out[x] += wd * (pr[x] * (double)gr[x]);
       break;
