@@ -185,6 +185,9 @@ block_pass(const ss__lctx *c, int64_t b, double *restrict d,
       bad->what = w;
       return;
     }
+    int a = argmax_of(c, pv);
+    if (c->need_hard)
+      c->hardch[i] = (int16_t)a;   /* ignored voxels too (distance maps) */
     int t = ref_channel(c, i);
     if (t < 0)
       continue;
@@ -204,7 +207,19 @@ block_pass(const ss__lctx *c, int64_t b, double *restrict d,
     }
     if (c->need_topk)
       htk[topk_key(pt)]++;
-    int a = argmax_of(c, pv);
+    if (c->need_dist) {
+      /* dpce weight 1 + (1 - d / dmax); boundary_aware band d <= width */
+      double di = c->dself[i];
+      d[L->dist] += (di == HUGE_VAL || c->dmax == 0.0 ? 1.0
+                                                       : 2.0 - di / c->dmax) *
+                    ce;
+      if (di <= c->band_mm) {
+        d[L->dist + 1] += ce;
+        q[L->nband]++;
+      } else {
+        d[L->dist + 2] += ce;
+      }
+    }
     for (int s = 0; s < S; s++) {
       double ps;
       int gs, hs;
@@ -944,7 +959,7 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
   int64_t *qacc = NULL, *hpr = NULL, *htk = NULL, *qtot = NULL;
   bad_voxel *bad = NULL;
   item_sums *it = NULL;
-  double *ssim = NULL, *wcls = NULL, *priv_d = NULL;
+  double *ssim = NULL, *wcls = NULL, *priv_d = NULL, *dself = NULL;
   int64_t *priv_q = NULL;
   ss_status st = setup(&c, pred, ref, plan, r, err);
   if (st != SS_OK)
@@ -961,6 +976,11 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
   c.need_p2 = want >> SS_LOSS_DICE_SQUARED & 1u;
   c.need_bce = (want >> SS_LOSS_DICE_BCE & 1u) || (want >> SS_LOSS_HYBRID & 1u);
   c.need_prob = to_on && !c.hard;
+  c.need_dist = (want >> SS_LOSS_DPCE & 1u) ||
+                (want >> SS_LOSS_BOUNDARY_AWARE & 1u);
+  c.need_hard = (want >> SS_LOSS_LESION_COMPOUND & 1u) ||
+                (want >> SS_LOSS_HAUSDORFF_DT & 1u);
+  c.band_mm = lp->params[SS_LOSS_BOUNDARY_AWARE][0];
   c.gamma_f = lp->params[SS_LOSS_FOCAL][0];
   c.gamma_df = lp->params[SS_LOSS_DICE_FOCAL][1];
   c.thr_t = lp->params[SS_LOSS_TOPK_THRESHOLD][0];
@@ -984,13 +1004,15 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
   L->fok = K;
   L->fdk = 2 * K;
   L->thr = 3 * K;
-  L->item = 3 * K + 1;
+  L->dist = 3 * K + 1;
+  L->item = 3 * K + 4;
   L->dstride = SS__A_ECE + E;
   L->nd = L->item + S * L->dstride;
   L->nk = 0;
   L->nthr = K;
   L->nvox = K + 1;
-  L->qitem = K + 2;
+  L->nband = K + 2;
+  L->qitem = K + 3;
   L->qstride = SS__Q_ECEN + 2 * E;
   L->nq = L->qitem + S * L->qstride;
 
@@ -1017,6 +1039,20 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
       !wch || !it || !wcls || !priv_d || !priv_q) {
     st = ss__fail(err, SS_ENOMEM, "out of memory for loss accumulators");
     goto fail;
+  }
+
+  if (c.need_dist) {
+    st = ss__losses_selfdist(&c, ref, &dself, &c.dmax, err);
+    if (st != SS_OK)
+      goto fail;
+    c.dself = dself;
+  }
+  if (c.need_hard) {
+    c.hardch = malloc((size_t)c.nvox * sizeof *c.hardch + 1);
+    if (c.hardch == NULL) {
+      st = ss__fail(err, SS_ENOMEM, "out of memory for the hard prediction");
+      goto fail;
+    }
   }
 
 #pragma omp parallel num_threads(nt) if (c.nvox >= SS_PAR_MIN_VOXELS)
@@ -1114,6 +1150,18 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
     set_case_loss(cl, SS_LOSS_TOPK_THRESHOLD,
                   ratio(dtot[L->thr], (double)qtot[L->nthr],
                         SS_ZERO_DENOMINATOR));
+  if (want >> SS_LOSS_DPCE & 1u)
+    set_case_loss(cl, SS_LOSS_DPCE,
+                  ratio(dtot[L->dist], N, SS_ZERO_DENOMINATOR));
+  if (want >> SS_LOSS_BOUNDARY_AWARE & 1u) {
+    /* weighted mean of the band's and the rest's CE (docs/losses.md) */
+    double p1 = lp->params[SS_LOSS_BOUNDARY_AWARE][1];
+    double p2 = lp->params[SS_LOSS_BOUNDARY_AWARE][2];
+    double nband = (double)qtot[L->nband];
+    set_case_loss(cl, SS_LOSS_BOUNDARY_AWARE,
+                  ratio(p1 * dtot[L->dist + 1] + p2 * dtot[L->dist + 2],
+                        p1 * nband + p2 * (N - nband), SS_ZERO_DENOMINATOR));
+  }
   if (want >> SS_LOSS_TOPK & 1u) {
     ss_metric tk = { 0.0, SS_ZERO_DENOMINATOR };
     st = topk_pass(&c, htk, c.nscored, scratch, &tk, err);
@@ -1205,6 +1253,8 @@ fail:
   free(wcls);
   free(priv_d);
   free(priv_q);
+  free(dself);
+  free(c.hardch);
   teardown(&c);
   if (plan == &defplan)
     ss_plan_clear(&defplan);

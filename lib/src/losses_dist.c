@@ -148,20 +148,6 @@ case_mean(ss_report *r, ss_loss_id id)
   set_case(&r->losses, id, n > 0 ? defm(s / n) : (ss_metric){ 0.0, why });
 }
 
-/* Hard prediction channel of voxel I (argmax, or threshold for one
- * channel), as in the fused pass. */
-static inline int
-argmax_at(const ss__lctx *c, const double *pv)
-{
-  if (c->C == 1 && !c->hard)
-    return pv[1] >= c->threshold ? 1 : 0;
-  int a = 0;
-  for (int k = 1; k < c->K; k++)
-    if (pv[k] > pv[a])
-      a = k;
-  return a;
-}
-
 static inline double
 clampp(double p)
 {
@@ -194,76 +180,37 @@ self_distance(dctx *d, uint8_t *mask, double *dself, ss_error *err)
   return SS_OK;
 }
 
-static ss_status
-ce_weighted(dctx *d, const ss_plan *plan, const double *dself, ss_report *r,
-            double *scratch, ss_error *err)
+ss_status
+ss__losses_selfdist(const ss__lctx *c, const ss_volume *ref, double **out,
+                    double *dmax, ss_error *err)
 {
-  const ss__lctx *c = d->c;
-  const int64_t n = c->nvox, nb = (n + DBLOCK - 1) / DBLOCK;
-  const bool want_dp = c->want >> SS_LOSS_DPCE & 1u;
-  const bool want_ba = c->want >> SS_LOSS_BOUNDARY_AWARE & 1u;
-  const double width = plan->loss.params[SS_LOSS_BOUNDARY_AWARE][0];
-  const double p1 = plan->loss.params[SS_LOSS_BOUNDARY_AWARE][1];
-  const double p2 = plan->loss.params[SS_LOSS_BOUNDARY_AWARE][2];
-  double dmax = 0.0;
+  const int64_t n = c->nvox;
+  dctx d = { .c = c, .nt = c->nt };
+  for (int a = 0; a < 3; a++)
+    d.sp[a] = ref->info.spacing_mm[a] > 0 ? ref->info.spacing_mm[a] : 1.0;
+  d.feat = malloc((size_t)n + 1);
+  d.edt = malloc((size_t)n * sizeof *d.edt + 1);
+  uint8_t *mask = malloc((size_t)n + 1);
+  double *dself = malloc((size_t)n * sizeof *dself + 1);
+  ss_status st = SS_OK;
+  if (!d.feat || !d.edt || !mask || !dself)
+    st = ss__fail(err, SS_ENOMEM, "out of memory for distance maps");
+  else
+    st = self_distance(&d, mask, dself, err);
+  free(d.feat);
+  free(d.edt);
+  free(mask);
+  if (st != SS_OK) {
+    free(dself);
+    *out = NULL;
+    return st;
+  }
+  double m = 0.0;
   for (int64_t i = 0; i < n; i++)
-    if (ss__lref(c, i) >= 0 && dself[i] != HUGE_VAL && dself[i] > dmax)
-      dmax = dself[i];
-  /* per block: weighted CE, band CE, rest CE, band count, rest count */
-  double *acc = calloc((size_t)nb * 5, sizeof *acc);
-  if (acc == NULL)
-    return ss__fail(err, SS_ENOMEM, "out of memory for dpce");
-#pragma omp parallel num_threads(c->nt) if (n >= SS_PAR_MIN_VOXELS)
-  {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
-    double *pv = scratch + (size_t)tid * c->K;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t b = 0; b < nb; b++) {
-      double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0;
-      int64_t i1 = (b + 1) * DBLOCK < n ? (b + 1) * DBLOCK : n;
-      for (int64_t i = b * DBLOCK; i < i1; i++) {
-        int t = ss__lref(c, i);
-        if (t < 0)
-          continue;
-        ss__lprobs(c, i, pv);
-        double ce = -log(clampp(pv[t]));
-        double di = dself[i];
-        double w = di == HUGE_VAL || dmax == 0.0 ? 1.0 : 2.0 - di / dmax;
-        a0 += w * ce;
-        if (di <= width) {
-          a1 += ce;
-          a3 += 1.0;
-        } else {
-          a2 += ce;
-          a4 += 1.0;
-        }
-      }
-      double *o = acc + (size_t)b * 5;
-      o[0] = a0;
-      o[1] = a1;
-      o[2] = a2;
-      o[3] = a3;
-      o[4] = a4;
-    }
-  }
-  double s[5] = { 0, 0, 0, 0, 0 };
-  for (int64_t b = 0; b < nb; b++)
-    for (int k = 0; k < 5; k++)
-      s[k] += acc[(size_t)b * 5 + k];
-  free(acc);
-  double N = (double)c->nscored;
-  if (want_dp)
-    set_case(&r->losses, SS_LOSS_DPCE,
-             N > 0 ? defm(s[0] / N) : (ss_metric){ 0, SS_ZERO_DENOMINATOR });
-  if (want_ba) {
-    double den = p1 * s[3] + p2 * s[4];
-    set_case(&r->losses, SS_LOSS_BOUNDARY_AWARE,
-             den > 0 ? defm((p1 * s[1] + p2 * s[2]) / den)
-                     : (ss_metric){ 0, SS_ZERO_DENOMINATOR });
-  }
+    if (ss__lref(c, i) >= 0 && dself[i] != HUGE_VAL && dself[i] > m)
+      m = dself[i];
+  *dmax = m;
+  *out = dself;
   return SS_OK;
 }
 
@@ -302,7 +249,7 @@ signed_field(dctx *d, const uint8_t *m, const double *din_given, double *phi,
 
 /* Per item: Kervadec's boundary loss and the Hausdorff DT loss. */
 static ss_status
-kervadec_hd(dctx *d, const ss_plan *plan, const double *dself, uint8_t *gm,
+kervadec_hd(dctx *d, const ss_plan *plan, uint8_t *gm,
             uint8_t *pm, double *phig, double *phip, ss_report *r,
             double *scratch, ss_error *err)
 {
@@ -319,25 +266,16 @@ kervadec_hd(dctx *d, const ss_plan *plan, const double *dself, uint8_t *gm,
   for (int s = 0; s < c->S && st == SS_OK; s++) {
     const uint8_t *mem = c->member + (size_t)s * c->K;
     bool single = c->moff[s + 1] - c->moff[s] == 1;
-#pragma omp parallel num_threads(c->nt) if (n >= SS_PAR_MIN_VOXELS)
-    {
-      int tid = 0;
-#ifdef _OPENMP
-      tid = omp_get_thread_num();
-#endif
-      double *pv = scratch + (size_t)tid * c->K;
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < n; i++) {
-        int t = ss__lref(c, i);
-        gm[i] = t >= 0 && mem[t];
-        if (want_hd) {
-          ss__lprobs(c, i, pv);
-          pm[i] = mem[argmax_at(c, pv)];
-        }
-      }
+#pragma omp parallel for num_threads(c->nt) schedule(static) \
+    if (n >= SS_PAR_MIN_VOXELS)
+    for (int64_t i = 0; i < n; i++) {
+      int t = ss__lref(c, i);
+      gm[i] = t >= 0 && mem[t];
+      if (want_hd)
+        pm[i] = mem[c->hardch[i]];
     }
     /* a single-channel item's inside distances are DSELF at its voxels */
-    st = signed_field(d, gm, single ? dself : NULL, phig, err);
+    st = signed_field(d, gm, single ? c->dself : NULL, phig, err);
     if (st == SS_OK && want_hd)
       st = signed_field(d, pm, NULL, phip, err);
     if (st != SS_OK)
@@ -357,10 +295,7 @@ kervadec_hd(dctx *d, const ss_plan *plan, const double *dself, uint8_t *gm,
           int t = ss__lref(c, i);
           if (t < 0)
             continue;
-          ss__lprobs(c, i, pv);
-          double ps = 0.0;
-          for (int m = c->moff[s]; m < c->moff[s + 1]; m++)
-            ps += pv[c->mem[m]];
+          double ps = ss__litem(c, s, i, pv);
           kv += phig[i] * ps;
           if (want_hd) {
             double e = ps - (double)gm[i];
@@ -416,21 +351,13 @@ lesion_compound(dctx *d, const ss_plan *plan, uint8_t *gm, uint8_t *pm,
   ss_status st = SS_OK;
   for (int s = 0; s < c->S && st == SS_OK; s++) {
     const uint8_t *mem = c->member + (size_t)s * c->K;
-#pragma omp parallel num_threads(c->nt) if (n >= SS_PAR_MIN_VOXELS)
-    {
-      int tid = 0;
-#ifdef _OPENMP
-      tid = omp_get_thread_num();
-#endif
-      double *pv = scratch + (size_t)tid * c->K;
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < n; i++) {
-        int t = ss__lref(c, i);
-        gm[i] = t >= 0 && mem[t];
-        ss__lprobs(c, i, pv);
-        /* predicted components on scored voxels only */
-        pm[i] = t >= 0 && mem[argmax_at(c, pv)];
-      }
+#pragma omp parallel for num_threads(c->nt) schedule(static) \
+    if (n >= SS_PAR_MIN_VOXELS)
+    for (int64_t i = 0; i < n; i++) {
+      int t = ss__lref(c, i);
+      gm[i] = t >= 0 && mem[t];
+      /* predicted components on scored voxels only */
+      pm[i] = t >= 0 && mem[c->hardch[i]];
     }
     int32_t nr = 0, np = 0;
     st = ss__components(gm, c->nx, c->ny, c->nz, 26, lr, &nr, d->nt, err);
@@ -454,10 +381,7 @@ lesion_compound(dctx *d, const ss_plan *plan, uint8_t *gm, uint8_t *pm,
         int t = ss__lref(c, i);
         if (t < 0)
           continue;
-        ss__lprobs(c, i, pv);
-        double ps = 0.0;
-        for (int m = c->moff[s]; m < c->moff[s + 1]; m++)
-          ps += pv[c->mem[m]];
+        double ps = ss__litem(c, s, i, pv);
         P += ps;
         if (lr[i] > 0) {
           sumr[lr[i]] += ps;
@@ -530,11 +454,11 @@ ss__losses_distance(const ss__lctx *c, const ss_volume *pred,
                     double *scratch, ss_error *err)
 {
   (void)pred;
-  const uint32_t dist_set = 1u << SS_LOSS_DPCE | 1u << SS_LOSS_BOUNDARY_AWARE |
-                            1u << SS_LOSS_BOUNDARY_KERVADEC |
-                            1u << SS_LOSS_HAUSDORFF_DT;
+  /* dpce and boundary_aware were summed in the fused pass. */
+  const bool kvhd = (c->want >> SS_LOSS_BOUNDARY_KERVADEC & 1u) ||
+                    (c->want >> SS_LOSS_HAUSDORFF_DT & 1u);
   const bool lesions = c->want >> SS_LOSS_LESION_COMPOUND & 1u;
-  if (!(c->want & dist_set) && !lesions)
+  if (!kvhd && !lesions)
     return SS_OK;
   const int64_t n = c->nvox;
   dctx d = { .c = c, .nt = c->nt };
@@ -543,37 +467,29 @@ ss__losses_distance(const ss__lctx *c, const ss_volume *pred,
   d.feat = malloc((size_t)n + 1);
   d.edt = malloc((size_t)n * sizeof *d.edt + 1);
   uint8_t *gm = malloc((size_t)n + 1), *pm = malloc((size_t)n + 1);
-  double *dself = NULL, *phig = NULL, *phip = NULL;
+  double *phig = NULL, *phip = NULL;
   int32_t *lr = NULL, *lpc = NULL;
   ss_status st = SS_OK;
   if (!d.feat || !d.edt || !gm || !pm) {
     st = ss__fail(err, SS_ENOMEM, "out of memory for distance losses");
     goto done;
   }
-  if (c->want & dist_set) {
-    dself = malloc((size_t)n * sizeof *dself + 1);
+  if (kvhd) {
     phig = malloc((size_t)n * sizeof *phig + 1);
     if ((c->want >> SS_LOSS_HAUSDORFF_DT) & 1u)
       phip = malloc((size_t)n * sizeof *phip + 1);
-    if (!dself || !phig || ((c->want >> SS_LOSS_HAUSDORFF_DT & 1u) && !phip)) {
+    if (!phig || ((c->want >> SS_LOSS_HAUSDORFF_DT & 1u) && !phip)) {
       st = ss__fail(err, SS_ENOMEM, "out of memory for distance losses");
       goto done;
     }
-    st = self_distance(&d, gm, dself, err);
-    if (st == SS_OK && (c->want & (1u << SS_LOSS_DPCE |
-                                   1u << SS_LOSS_BOUNDARY_AWARE)))
-      st = ce_weighted(&d, plan, dself, r, scratch, err);
-    if (st == SS_OK && (c->want & (1u << SS_LOSS_BOUNDARY_KERVADEC |
-                                   1u << SS_LOSS_HAUSDORFF_DT)))
-      st = kervadec_hd(&d, plan, dself, gm, pm, phig, phip, r, scratch, err);
+    st = kervadec_hd(&d, plan, gm, pm, phig, phip, r, scratch, err);
+    free(phig);
+    free(phip);
+    phig = phip = NULL;
     if (st != SS_OK)
       goto done;
   }
   if (lesions) {
-    free(dself);
-    free(phig);
-    free(phip);
-    dself = phig = phip = NULL;
     lr = malloc((size_t)n * sizeof *lr + 1);
     lpc = malloc((size_t)n * sizeof *lpc + 1);
     if (!lr || !lpc) {
@@ -587,7 +503,6 @@ done:
   free(d.edt);
   free(gm);
   free(pm);
-  free(dself);
   free(phig);
   free(phip);
   free(lr);

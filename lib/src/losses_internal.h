@@ -14,8 +14,8 @@ enum { SS__A_P = 0, SS__A_P2, SS__A_TP, SS__A_BCE, SS__A_BRIER, SS__A_ECE };
 enum { SS__Q_G = 0, SS__Q_HTP, SS__Q_HP, SS__Q_ECEN };
 
 typedef struct {
-  int cek, fok, fdk, thr, item, dstride, nd;   /* doubles */
-  int nk, nthr, nvox, qitem, qstride, nq;      /* int64 */
+  int cek, fok, fdk, thr, dist, item, dstride, nd;  /* doubles */
+  int nk, nthr, nvox, nband, qitem, qstride, nq;    /* int64 */
 } ss__lacc;
 
 /* Everything the loss kernels know about one scoring call. */
@@ -41,8 +41,16 @@ typedef struct {
   /* What to compute. */
   uint32_t want;
   bool need_focal, need_fdk, need_thr, need_topk, need_p2, need_bce,
-      need_prob;
+      need_prob, need_dist, need_hard;
   double gamma_f, gamma_df, thr_t, topk_k;
+  /* dpce / boundary_aware in the fused pass (losses_dist.c computes
+   * DSELF first): distance to another reference class, its maximum over
+   * the scored voxels, the band width. */
+  const double *dself;
+  double dmax, band_mm;
+  /* Hard prediction channel per voxel (argmax / threshold), filled by the
+   * fused pass when need_hard, for the lesion and Hausdorff masks. */
+  int16_t *hardch;
   int B, E;
   int nt;
   ss__lacc acc;
@@ -62,10 +70,40 @@ ss__lref(const ss__lctx *c, int64_t i)
  * already validated by the fused pass.  Defined in losses.c. */
 void ss__lprobs(const ss__lctx *c, int64_t i, double *pv);
 
+/* Probability of scored item S at voxel I: a direct read for one channel
+ * of probability data, else all channels through ss__lprobs (PV has K
+ * doubles).  The same value as the fused pass computes. */
+static inline double
+ss__litem(const ss__lctx *c, int s, int64_t i, double *pv)
+{
+  if (!c->hard && !c->logits && c->moff[s + 1] - c->moff[s] == 1) {
+    int ch = c->mem[c->moff[s]];
+    if (c->C == 1) {
+      double v = c->data[i];
+      return ch == 1 ? v : 1.0 - v;
+    }
+    return c->data[(int64_t)ch * c->nvox + i];
+  }
+  ss__lprobs(c, i, pv);
+  double ps = 0.0;
+  for (int m = c->moff[s]; m < c->moff[s + 1]; m++)
+    ps += pv[c->mem[m]];
+  return ps;
+}
+
 /* SSIM of every item (losses_ssim.c); SCRATCH has nt x K doubles. */
 SS_NODISCARD ss_status ss__losses_ssim(const ss__lctx *c, double sigma,
                                        double *scratch, double *out,
                                        ss_error *err);
+
+/* DSELF for dpce and boundary_aware (losses_dist.c): for every scored
+ * voxel the distance in mm to the nearest voxel of another reference
+ * class (HUGE_VAL when there is none); *DMAX its largest finite value.
+ * *OUT is a new nvox array. */
+SS_NODISCARD ss_status ss__losses_selfdist(const ss__lctx *c,
+                                           const ss_volume *ref,
+                                           double **out, double *dmax,
+                                           ss_error *err);
 
 /* Distance- and lesion-based losses (losses_dist.c): dpce,
  * boundary_aware, boundary_kervadec, hausdorff_dt, lesion_compound. */

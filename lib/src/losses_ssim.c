@@ -82,53 +82,55 @@ ssim_row(const double *const *F, const double *restrict norm,
   return s;
 }
 
-/* z pass of field F for one row: OUT[x] = sum_d w[|d|] field_F(z+d, x)
- * straight from the inputs, PO/GO/VO being row offsets of slices z+d (or
- * -1 for a slice outside the volume).  Fields: 0 = valid, 1 = p, 2 = p^2,
- * 3 = g, 4 = p g (p and g are 0 where not valid). */
+/* z pass of one row, all fields at once: OUT + f * STRIDE gets
+ * sum_d w[|d|] field_f(z+d, x) straight from the inputs, OFF[d + R] being
+ * the row offset in slice z+d (or -1 outside the volume).  Fields: 0 =
+ * valid (only when VALID is given), 1 = p, 2 = p^2, 3 = g, 4 = p g (p and
+ * g are 0 where not valid). */
 SS_CLONES static void
-zrow(double *restrict out, const double *p, const uint8_t *g,
-     const uint8_t *valid, const int64_t *off, int f, const double *w, int R,
+zrow(double *restrict out, size_t stride, const double *p, const uint8_t *g,
+     const uint8_t *valid, const int64_t *off, const double *w, int R,
      int64_t nx)
 {
+  double *restrict o0 = out, *restrict o1 = out + stride,
+                   *restrict o2 = out + 2 * stride,
+                   *restrict o3 = out + 3 * stride,
+                   *restrict o4 = out + 4 * stride;
 #pragma omp simd
-  for (int64_t x = 0; x < nx; x++)
-    out[x] = 0.0;
+  for (int64_t x = 0; x < nx; x++) {
+    o1[x] = 0.0;
+    o2[x] = 0.0;
+    o3[x] = 0.0;
+    o4[x] = 0.0;
+  }
   for (int d = -R; d <= R; d++) {
     if (off[d + R] < 0)
       continue;
     const double wd = w[d < 0 ? -d : d];
     const double *restrict pr = p + off[d + R];
     const uint8_t *restrict gr = g + off[d + R];
-    switch (f) {
-    case 0: {
-      const uint8_t *restrict vr = valid + off[d + R];
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; x++)
-        out[x] += wd * (double)vr[x];
-      break;
+#pragma omp simd
+    for (int64_t x = 0; x < nx; x++) {
+      double pv = pr[x], gv = (double)gr[x];
+      o1[x] += wd * pv;
+      o2[x] += wd * (pv * pv);
+      o3[x] += wd * gv;
+      o4[x] += wd * (pv * gv);
     }
-    case 1:
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; x++)
-        out[x] += wd * pr[x];
-      break;
-    case 2:
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; x++)
-        out[x] += wd * (pr[x] * pr[x]);
-      break;
-    case 3:
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; x++)
-        out[x] += wd * (double)gr[x];
-      break;
-    default:
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; x++)
-        out[x] += wd * (pr[x] * (double)gr[x]);
-      break;
-    }
+  }
+  if (valid == NULL)
+    return;
+#pragma omp simd
+  for (int64_t x = 0; x < nx; x++)
+    o0[x] = 0.0;
+  for (int d = -R; d <= R; d++) {
+    if (off[d + R] < 0)
+      continue;
+    const double wd = w[d < 0 ? -d : d];
+    const uint8_t *restrict vr = valid + off[d + R];
+#pragma omp simd
+    for (int64_t x = 0; x < nx; x++)
+      o0[x] += wd * (double)vr[x];
   }
 }
 
@@ -208,9 +210,7 @@ ss__ssim3d(const double *p, const uint8_t *g, const uint8_t *valid,
           off[d + R] = z + d >= 0 && z + d < nz
                            ? (int64_t)((size_t)(z + d) * plane + (size_t)y * nx)
                            : -1;
-        for (int f = f0; f < NF; f++)
-          zrow(A + (size_t)f * plane + (size_t)y * nx, p, g, valid, off, f, w,
-               R, nx);
+        zrow(A + (size_t)y * nx, plane, p, g, valid, off, w, R, nx);
       }
       /* y pass into a padded line, x pass, SSIM, row by row */
       double zs = 0.0;
@@ -297,11 +297,7 @@ ss__losses_ssim(const ss__lctx *c, double sigma, double *scratch,
           p[i] = 0.0;
           continue;
         }
-        ss__lprobs(c, i, pv);
-        double ps = 0.0;
-        for (int m = c->moff[s]; m < c->moff[s + 1]; m++)
-          ps += pv[c->mem[m]];
-        p[i] = ps;
+        p[i] = ss__litem(c, s, i, pv);
       }
     }
     st = ss__ssim3d(p, g, nign > 0 ? valid : NULL, c->nx, c->ny, c->nz,
