@@ -1213,6 +1213,18 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
                   nd > 0 && N > 0 ? def(sd / nd + lam * fdk / N)
                                   : undef(SS_ZERO_DENOMINATOR));
   }
+  c.item_p = malloc((size_t)(S + 1) * 3 * sizeof *c.item_p);
+  if (c.item_p == NULL) {
+    st = ss__fail(err, SS_ENOMEM, NULL);
+    goto fail;
+  }
+  c.item_tp = c.item_p + S + 1;
+  c.item_g = c.item_tp + S + 1;
+  for (int s = 0; s < S; s++) {
+    c.item_p[s] = it[s].P;
+    c.item_tp[s] = it[s].TP;
+    c.item_g[s] = it[s].G;
+  }
   st = ss__losses_distance(&c, pred, ref, plan, r, scratch, err);
   if (st != SS_OK)
     goto fail;
@@ -1255,6 +1267,7 @@ fail:
   free(priv_q);
   free(dself);
   free(c.hardch);
+  free(c.item_p);
   teardown(&c);
   if (plan == &defplan)
     ss_plan_clear(&defplan);

@@ -372,22 +372,19 @@ lesion_compound(dctx *d, const ss_plan *plan, uint8_t *gm, uint8_t *pm,
     uint8_t *touch = calloc((size_t)np + 1, 1);
     size_t npairs = 0, cap = 1024;
     int32_t (*pairs)[2] = malloc(cap * sizeof *pairs);
-    double P = 0.0, TP = 0.0, G = 0.0;
+    /* the pixel-level Dice uses the fused pass's soft sums */
+    const double P = c->item_p[s], TP = c->item_tp[s], G = c->item_g[s];
     if (!sumr || !cntr || !sumo || !extra || !touch || !pairs) {
       st = ss__fail(err, SS_ENOMEM, "out of memory for lesions");
     } else {
       double *pv = scratch;
       for (int64_t i = 0; i < n && st == SS_OK; i++) {
-        int t = ss__lref(c, i);
-        if (t < 0)
-          continue;
+        if (lr[i] == 0 && lpc[i] == 0)
+          continue;   /* both masks hold scored voxels only */
         double ps = ss__litem(c, s, i, pv);
-        P += ps;
         if (lr[i] > 0) {
           sumr[lr[i]] += ps;
           cntr[lr[i]] += 1.0;
-          TP += ps;
-          G += 1.0;
           if (lpc[i] > 0 &&
               (npairs == 0 || pairs[npairs - 1][0] != lpc[i] ||
                pairs[npairs - 1][1] != lr[i])) {

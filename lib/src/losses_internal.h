@@ -51,6 +51,8 @@ typedef struct {
   /* Hard prediction channel per voxel (argmax / threshold), filled by the
    * fused pass when need_hard, for the lesion and Hausdorff masks. */
   int16_t *hardch;
+  /* Soft sums per item from the fused pass (sum p, TP, sum g). */
+  double *item_p, *item_tp, *item_g;
   int B, E;
   int nt;
   ss__lacc acc;
