@@ -22,5 +22,7 @@ cli_catalog(int argc, char **argv)
     strcpy(err.detail, "cannot build the catalog");
     return cli_problem(&err);
   }
-  return cli_print_json(j, pretty);
+  int rc = cli_print_json(j, pretty);
+  json_decref(j);
+  return rc;
 }
