@@ -5,12 +5,13 @@
  * Local means come from a normalised convolution: every field is
  * multiplied by the validity mask m (0 outside the volume and on ignored
  * voxels) and divided by the filtered mask, so windows are truncated at
- * the borders and renormalised instead of padded.  Per output slice the
- * separable Gaussian runs along z straight from the inputs (a sliding
- * window of 2R+1 slices stays in cache), then along y and x row by row in
- * thread-local buffers, so memory is one slice of fields whatever nz is.
- * Slices run in parallel, each by one thread in row order; slice sums
- * are added in slice order: identical results for any thread count.
+ * the borders and renormalised instead of padded.  The volume is cut into
+ * tiles of rows (y) walked through the slices: per output slice the
+ * separable Gaussian runs along z straight from the inputs (the 2R+1
+ * slices of the tile stay in cache), then along y and x row by row in
+ * thread-local buffers.  Tiles (and chunks of slices) run in parallel,
+ * each by one thread in a fixed order; the sums per (tile, slice) are
+ * added in a fixed order: identical results for any thread count.
  * SPDX-License-Identifier: MIT */
 #include "internal.h"
 #include "losses_internal.h"
@@ -154,12 +155,19 @@ ss__ssim3d(const double *p, const uint8_t *g, const uint8_t *valid,
   const int64_t dims[3] = { nx, ny, nz };
   const size_t plane = (size_t)nx * (size_t)ny;
   const size_t pad = (size_t)nx + 2 * (size_t)R;
-  /* per thread: A (the z-filtered fields of its current slice), NF padded
-   * lines, NF filtered rows, norm, temp; per slice: its sum and count */
-  const size_t tstride = NF * plane + NF * pad + (NF + 2) * (size_t)nx;
+  /* Work in tiles of TILE rows (y) through all slices, so the z window of
+   * the inputs and the z-filtered fields of a tile stay in cache.  Per
+   * thread: A (the z-filtered fields of the tile's rows plus an R-row halo
+   * on each side), NF padded lines, NF filtered rows, norm, temp; per
+   * (tile, slice): the sum and the count. */
+  const int64_t TILE = 64;
+  const int64_t ntiles = (ny + TILE - 1) / TILE;
+  const size_t arows = (size_t)(TILE + 2 * R);
+  const size_t aplane = arows * (size_t)nx;
+  const size_t tstride = NF * aplane + NF * pad + (NF + 2) * (size_t)nx;
   double *tbuf = malloc((size_t)threads * tstride * sizeof *tbuf);
-  double *zsum = malloc((size_t)nz * sizeof *zsum);
-  int64_t *zcnt = malloc((size_t)nz * sizeof *zcnt);
+  double *zsum = malloc((size_t)(nz * ntiles) * sizeof *zsum);
+  int64_t *zcnt = malloc((size_t)(nz * ntiles) * sizeof *zcnt);
   double *zero = calloc((size_t)nx + 1, sizeof *zero);
   bool ok = tbuf && zsum && zcnt && zero;
   for (int a = 0; a < 3 && ok; a++) {
@@ -183,9 +191,13 @@ ss__ssim3d(const double *p, const uint8_t *g, const uint8_t *valid,
     return ss__fail(err, SS_ENOMEM, "out of memory for SSIM");
   }
   bool par = (int64_t)plane * nz >= SS_PAR_MIN_VOXELS;
+  /* Tiles x slices are the tasks; more tasks than tiles when there are few
+   * tiles, by splitting the slices in chunks (each chunk starts its own
+   * z window). */
+  const int64_t zchunks = ntiles >= 2 * threads ? 1 : 2 * threads;
+  const int64_t zlen = (nz + zchunks - 1) / zchunks;
+  const int64_t ntasks = ntiles * zchunks;
 
-  /* Slices are independent: one thread does a whole slice (no barrier
-   * per slice), and the slice sums are added in order afterwards. */
 #pragma omp parallel num_threads(threads) if (par)
   {
     int tid = 0;
@@ -193,7 +205,7 @@ ss__ssim3d(const double *p, const uint8_t *g, const uint8_t *valid,
     tid = omp_get_thread_num();
 #endif
     double *A = tbuf + (size_t)tid * tstride;
-    double *lines = A + NF * plane;
+    double *lines = A + NF * aplane;
     double *acc = lines + NF * pad;
     double *norm = acc + NF * (size_t)nx;
     double *trow = norm + nx;
@@ -202,56 +214,67 @@ ss__ssim3d(const double *p, const uint8_t *g, const uint8_t *valid,
       for (int d = 0; d < R; d++)
         lines[f * pad + (size_t)d] = lines[f * pad + pad - 1 - (size_t)d] = 0.0;
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t z = 0; z < nz; z++) {
-      /* z pass straight from the inputs, row by row */
-      for (int64_t y = 0; y < ny; y++) {
-        int64_t off[2 * RMAX + 1];
-        for (int d = -R; d <= R; d++)
-          off[d + R] = z + d >= 0 && z + d < nz
-                           ? (int64_t)((size_t)(z + d) * plane + (size_t)y * nx)
-                           : -1;
-        zrow(A + (size_t)y * nx, plane, p, g, valid, off, w, R, nx);
-      }
-      /* y pass into a padded line, x pass, SSIM, row by row */
-      double zs = 0.0;
-      int64_t zc = 0;
-      for (int64_t y = 0; y < ny; y++) {
-        const double *F[NF] = { NULL };
-        for (int f = f0; f < NF; f++) {
-          const double *src = A + (size_t)f * plane;
+    for (int64_t task = 0; task < ntasks; task++) {
+      const int64_t t = task / zchunks, zc = task % zchunks;
+      const int64_t y0 = t * TILE, y1 = y0 + TILE < ny ? y0 + TILE : ny;
+      const int64_t ha = y0 - R > 0 ? y0 - R : 0;
+      const int64_t hb = y1 + R < ny ? y1 + R : ny;
+      const int64_t za = zc * zlen, zb = za + zlen < nz ? za + zlen : nz;
+      for (int64_t z = za; z < zb; z++) {
+        /* z pass straight from the inputs, the tile's rows and halo */
+        for (int64_t y = ha; y < hb; y++) {
+          int64_t off[2 * RMAX + 1];
           for (int d = -R; d <= R; d++)
-            rp[d + R] = y + d >= 0 && y + d < ny ? src + (size_t)(y + d) * nx
-                                                 : zero;
-          double *L = lines + (size_t)f * pad + R;
-          sym_rows(L, rp + R, w, R, nx);
-          for (int d = -R; d <= R; d++)
-            rp[d + R] = L + d;
-          sym_rows(acc + (size_t)f * nx, rp + R, w, R, nx);
-          F[f] = acc + (size_t)f * nx;
+            off[d + R] =
+                z + d >= 0 && z + d < nz
+                    ? (int64_t)((size_t)(z + d) * plane + (size_t)y * nx)
+                    : -1;
+          zrow(A + (size_t)(y - ha) * nx, aplane, p, g, valid, off, w, R,
+               nx);
         }
-        if (f0 == 0) {
-          for (int64_t x = 0; x < nx; x++)
-            norm[x] = F[0][x];
-        } else {
-          double wyz = wsum[1][y] * wsum[2][z];
-          for (int64_t x = 0; x < nx; x++)
-            norm[x] = wsum[0][x] * wyz;
+        /* y pass into a padded line, x pass, SSIM, row by row */
+        double zs = 0.0;
+        int64_t zn = 0;
+        for (int64_t y = y0; y < y1; y++) {
+          const double *F[NF] = { NULL };
+          for (int f = f0; f < NF; f++) {
+            const double *src = A + (size_t)f * aplane;
+            for (int d = -R; d <= R; d++)
+              rp[d + R] = y + d >= 0 && y + d < ny
+                              ? src + (size_t)(y + d - ha) * nx
+                              : zero;
+            double *L = lines + (size_t)f * pad + R;
+            sym_rows(L, rp + R, w, R, nx);
+            for (int d = -R; d <= R; d++)
+              rp[d + R] = L + d;
+            sym_rows(acc + (size_t)f * nx, rp + R, w, R, nx);
+            F[f] = acc + (size_t)f * nx;
+          }
+          if (f0 == 0) {
+            for (int64_t x = 0; x < nx; x++)
+              norm[x] = F[0][x];
+          } else {
+            double wyz = wsum[1][y] * wsum[2][z];
+            for (int64_t x = 0; x < nx; x++)
+              norm[x] = wsum[0][x] * wyz;
+          }
+          const uint8_t *vr =
+              valid != NULL ? valid + (size_t)z * plane + (size_t)y * nx
+                            : NULL;
+          int64_t rc;
+          zs += ssim_row(F, norm, vr, nx, &rc, trow);
+          zn += rc;
         }
-        const uint8_t *vr =
-            valid != NULL ? valid + (size_t)z * plane + (size_t)y * nx : NULL;
-        int64_t rc;
-        zs += ssim_row(F, norm, vr, nx, &rc, trow);
-        zc += rc;
+        zsum[z * ntiles + t] = zs;
+        zcnt[z * ntiles + t] = zn;
       }
-      zsum[z] = zs;
-      zcnt[z] = zc;
     }
   }
   double total = 0.0;
   int64_t nvalid = 0;
-  for (int64_t z = 0; z < nz; z++) {
-    total += zsum[z];
-    nvalid += zcnt[z];
+  for (int64_t k = 0; k < nz * ntiles; k++) {
+    total += zsum[k];
+    nvalid += zcnt[k];
   }
   *out = nvalid > 0 ? total / (double)nvalid : 1.0;
   free(tbuf);
