@@ -956,6 +956,81 @@ START_TEST(test_reference_ssim)
 }
 END_TEST
 
+/* Label-map predictions against the same reference, one-hot: the O(1)
+ * per-voxel hard path must give the reference's values. */
+START_TEST(test_reference_hard)
+{
+  const int64_t nx = 70, ny = 50, nz = 40, n = nx * ny * nz;
+  float *p;
+  int32_t *rv;
+  random_case(nx, ny, nz, 4, 0, &p, &rv);
+  int32_t *pl = malloc((size_t)n * sizeof *pl);
+  for (int64_t i = 0; i < n; i++) {
+    int a = 0;
+    for (int k = 1; k < 4; k++)
+      if (p[(int64_t)k * n + i] > p[(int64_t)a * n + i])
+        a = k;
+    pl[i] = a;
+  }
+  ss_volume *pred = mk_labels(pl, nx, ny, nz);
+  ss_volume *ref = mk_labels(rv, nx, ny, nz);
+  /* channels: the union {0, 1, 2, 3, 9}; 9 is channel 4 */
+  refcase rc = { 0 };
+  rc.n = n;
+  rc.K = 5;
+  rc.p = calloc((size_t)(5 * n), sizeof *rc.p);
+  rc.t = malloc((size_t)n * sizeof *rc.t);
+  for (int64_t i = 0; i < n; i++) {
+    rc.p[(int64_t)pl[i] * n + i] = 1.0;
+    rc.t[i] = rv[i] == 9 ? -1 : rv[i];
+  }
+  int64_t lab[4] = { 1, 2, 3 };
+  int S = 3;
+  for (int s = 0; s < 3; s++) {
+    rc.nmem[s] = 1;
+    rc.mem[s][0] = s + 1;
+  }
+  ss_plan plan;
+  ss_plan_init(&plan);
+  plan.has_ignore = true;
+  plan.ignore_label = 9;
+  plan.loss.set = SS_LOSS_ALL & ~(1u << SS_LOSS_HYBRID);
+  plan.loss.set_given = true;
+  plan.loss.weighting = SS_WEIGHTS_INVERSE_FREQUENCY;
+  ck_assert_int_eq(ss_loss_param_set(&plan.loss, SS_LOSS_TOPK, "k", 30,
+                                     NULL), 0);
+  plan.nregions = 1;
+  plan.regions = calloc(1, sizeof *plan.regions);
+  strcpy(plan.regions[0].name, "r12");
+  plan.regions[0].nlabels = 2;
+  plan.regions[0].labels[0] = 1;
+  plan.regions[0].labels[1] = 2;
+  ss_report *r = mk_report(lab, S);
+  r->nclasses = S + 1;
+  r->classes = realloc(r->classes, (size_t)(S + 1) * sizeof *r->classes);
+  memset(&r->classes[S], 0, sizeof r->classes[S]);
+  r->classes[S].is_region = true;
+  strcpy(r->classes[S].name, "r12");
+  rc.nmem[S] = 2;
+  rc.mem[S][0] = 1;
+  rc.mem[S][1] = 2;
+  rc.S = S + 1;
+  ss_error err = { 0 };
+  ck_assert_int_eq(ss__losses_score(pred, ref, &plan, r, &err), SS_OK);
+  ck_assert(r->losses.hard);
+  check_against_reference(&rc, r, &plan, nx, ny, nz, 0);
+  rfree(r);
+  ss_plan_clear(&plan);
+  vfree(pred);
+  vfree(ref);
+  free(p);
+  free(rv);
+  free(pl);
+  free(rc.p);
+  free(rc.t);
+}
+END_TEST
+
 /* Label-map predictions are one-hot: the "hard" losses. */
 START_TEST(test_hard_labels)
 {
@@ -1326,6 +1401,7 @@ suite(void)
   tcase_add_test(tc, test_reference_binary);
   tcase_add_test(tc, test_reference_ssim);
   tcase_add_test(tc, test_hard_labels);
+  tcase_add_test(tc, test_reference_hard);
   tcase_add_test(tc, test_compound);
   tcase_add_test(tc, test_distance_hand);
   tcase_add_test(tc, test_distance_empty);

@@ -265,6 +265,89 @@ block_pass(const ss__lctx *c, int64_t b, double *restrict d,
   }
 }
 
+/* The fused pass for a label-map prediction (one-hot): p is 0 or 1, so
+ * per voxel only the items holding the predicted or the reference channel
+ * change; every other item adds -log(1 - eps) to its BCE, added from the
+ * counts afterwards.  Same sums as block_pass, O(1) work per voxel. */
+static void
+block_pass_hard(const ss__lctx *c, int64_t b, double *restrict d,
+                int64_t *restrict q, int64_t *restrict htk)
+{
+  const int K = c->K;
+  const int64_t i0 = b * BLOCK;
+  const int64_t i1 = i0 + BLOCK < c->nvox ? i0 + BLOCK : c->nvox;
+  const ss__lacc *L = &c->acc;
+  const double ce_ok = -log(clampp(1.0)), ce_bad = -log(clampp(0.0));
+  const double ff_ok = focal_factor(1.0 - clampp(1.0), c->gamma_f);
+  const double ff_bad = focal_factor(1.0 - clampp(0.0), c->gamma_f);
+  const double fd_ok = focal_factor(1.0 - clampp(1.0), c->gamma_df);
+  const double fd_bad = focal_factor(1.0 - clampp(0.0), c->gamma_df);
+  for (int64_t i = i0; i < i1; i++) {
+    unsigned k = c->pw == 1 ? ((const uint8_t *)c->pidx)[i]
+                            : ((const uint16_t *)c->pidx)[i];
+    int a = c->plut[k];
+    if (c->need_hard)
+      c->hardch[i] = (int16_t)a;
+    int t = ref_channel(c, i);
+    if (t < 0)
+      continue;
+    q[L->nk + t]++;
+    q[L->nvox]++;
+    bool ok = a == t;
+    double pt = ok ? 1.0 : 0.0, ce = ok ? ce_ok : ce_bad;
+    d[L->cek + t] += ce;
+    if (c->need_focal)
+      d[L->fok + t] += (ok ? ff_ok : ff_bad) * ce;
+    if (c->need_fdk)
+      d[L->fdk + t] += (ok ? fd_ok : fd_bad) * ce;
+    if (c->need_thr && pt < c->thr_t) {
+      d[L->thr] += ce;
+      q[L->nthr]++;
+    }
+    if (c->need_topk)
+      htk[topk_key(pt)]++;
+    if (c->need_dist) {
+      double di = c->dself[i];
+      d[L->dist] += (di == HUGE_VAL || c->dmax == 0.0 ? 1.0
+                                                       : 2.0 - di / c->dmax) *
+                    ce;
+      if (di <= c->band_mm) {
+        d[L->dist + 1] += ce;
+        q[L->nband]++;
+      } else {
+        d[L->dist + 2] += ce;
+      }
+    }
+    /* items holding t, then those holding a but not t */
+    for (int pass = 0; pass < 2; pass++) {
+      int ch = pass == 0 ? t : a;
+      if (pass == 1 && ok)
+        break;
+      for (int j = c->ioff[ch]; j < c->ioff[ch + 1]; j++) {
+        int s = c->ilist[j];
+        int gs = c->member[(size_t)s * K + t];
+        int hs = c->member[(size_t)s * K + a];
+        if (pass == 1 && gs)
+          continue;   /* already done in pass 0 */
+        double ps = hs;
+        double *ds = d + L->item + (size_t)s * L->dstride;
+        int64_t *qs = q + L->qitem + (size_t)s * L->qstride;
+        ds[SS__A_P] += ps;
+        ds[SS__A_P2] += ps;
+        if (gs) {
+          ds[SS__A_TP] += ps;
+          qs[SS__Q_G]++;
+          qs[SS__Q_HTP] += hs;
+        }
+        qs[SS__Q_HP] += hs;
+        qs[SS__Q_TOUCH]++;
+        if (c->need_bce)
+          ds[SS__A_BCE] -= log(clampp(gs ? ps : 1.0 - ps));
+      }
+    }
+  }
+}
+
 /* TopK, second pass: voxels whose key is below the cut bin are all kept;
  * the cut bin's values are collected, sorted and the smallest taken. */
 typedef struct {
@@ -521,6 +604,24 @@ setup(ss__lctx *c, const ss_volume *pred, const ss_volume *ref,
     }
   }
   c->moff[S] = at;
+  /* items holding each channel */
+  c->ioff = calloc((size_t)c->K + 1, sizeof *c->ioff);
+  c->ilist = malloc((size_t)(at + 1) * sizeof *c->ilist);
+  if (c->ioff == NULL || c->ilist == NULL)
+    return ss__fail(err, SS_ENOMEM, NULL);
+  for (int m = 0; m < at; m++)
+    c->ioff[c->mem[m] + 1]++;
+  for (int k = 0; k < c->K; k++)
+    c->ioff[k + 1] += c->ioff[k];
+  int *fill = calloc((size_t)c->K + 1, sizeof *fill);
+  if (fill == NULL)
+    return ss__fail(err, SS_ENOMEM, NULL);
+  for (int s = 0; s < S; s++)
+    for (int m = c->moff[s]; m < c->moff[s + 1]; m++) {
+      int k = c->mem[m];
+      c->ilist[c->ioff[k] + fill[k]++] = s;
+    }
+  free(fill);
   return SS_OK;
 }
 
@@ -533,6 +634,8 @@ teardown(ss__lctx *c)
   free(c->moff);
   free(c->mem);
   free(c->member);
+  free(c->ioff);
+  free(c->ilist);
 }
 
 /*---- Results -----------------------------------------------------------*/
@@ -1069,14 +1172,19 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
     for (int64_t b = 0; b < nb; b++) {
       memset(pd, 0, (size_t)L->nd * sizeof *pd);
       memset(pq, 0, (size_t)L->nq * sizeof *pq);
-      block_pass(&c, b, pd, pq, scratch + (size_t)tid * K,
-                 hpr + (size_t)tid * hstride,
-                 htk + (c.need_topk ? (size_t)tid * TOPK_BINS : 0), &bad[b]);
+      if (c.hard)
+        block_pass_hard(&c, b, pd, pq,
+                        htk + (c.need_topk ? (size_t)tid * TOPK_BINS : 0));
+      else
+        block_pass(&c, b, pd, pq, scratch + (size_t)tid * K,
+                   hpr + (size_t)tid * hstride,
+                   htk + (c.need_topk ? (size_t)tid * TOPK_BINS : 0),
+                   &bad[b]);
       memcpy(dacc + (size_t)b * L->nd, pd, (size_t)L->nd * sizeof *pd);
       memcpy(qacc + (size_t)b * L->nq, pq, (size_t)L->nq * sizeof *pq);
     }
   }
-  for (int64_t b = 0; b < nb; b++) {
+  for (int64_t b = 0; b < nb && !c.hard; b++) {
     if (bad[b].i < 0)
       continue;
     int64_t i = bad[b].i;
@@ -1177,6 +1285,9 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
     it[s] = (item_sums){ .P = ds[SS__A_P], .P2 = ds[SS__A_P2],
                          .TP = ds[SS__A_TP], .G = (double)qs[SS__Q_G],
                          .BCE = ds[SS__A_BCE], .g = qs[SS__Q_G] };
+    if (c.hard)   /* voxels where the item was neither predicted nor true */
+      it[s].BCE += (double)(c.nscored - qs[SS__Q_TOUCH]) *
+                   -log(clampp(1.0));
     double w = 0.0;
     for (int m = c.moff[s]; m < c.moff[s + 1]; m++)
       w += wch[c.mem[m]];

@@ -11,7 +11,9 @@
 /* Per-class (item) slots of a block's floating accumulators ... */
 enum { SS__A_P = 0, SS__A_P2, SS__A_TP, SS__A_BCE, SS__A_BRIER, SS__A_ECE };
 /* ... and of its integer ones (ECE: E counts, then E positives). */
-enum { SS__Q_G = 0, SS__Q_HTP, SS__Q_HP, SS__Q_ECEN };
+/* (TOUCH: voxels a label-map prediction's item was updated at; the others
+ * add a known constant to its BCE.) */
+enum { SS__Q_G = 0, SS__Q_HTP, SS__Q_HP, SS__Q_TOUCH, SS__Q_ECEN };
 
 typedef struct {
   int cek, fok, fdk, thr, dist, item, dstride, nd;  /* doubles */
@@ -38,6 +40,7 @@ typedef struct {
   int S;
   int *moff, *mem;
   uint8_t *member;             /* S x K */
+  int *ioff, *ilist;           /* items containing each channel (CSR) */
   /* What to compute. */
   uint32_t want;
   bool need_focal, need_fdk, need_thr, need_topk, need_p2, need_bce,
