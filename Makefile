@@ -3,6 +3,8 @@
 #   make test       dependencies, build, unit + CLI + service tests, ASan/UBSan
 #   make bench      benchmarks on generated realistic volumes
 #   make run        build and run (see README)
+#   make image      container image (docker, else podman); docs/deploy.md
+#   make image-test run the image and compare it with the host build
 
 CC      ?= gcc
 BUILD   ?= build
@@ -31,6 +33,14 @@ SVC_SRC := $(filter-out $(SVC_MAINS) $(SVC_DAEMON_SRC),$(wildcard service/*.c))
 SVC_OBJ := $(SVC_SRC:%.c=$(BUILD)/%.o)
 SVC_A   := $(BUILD)/libsvc.a
 DAEMON_OBJ := $(SVC_DAEMON_SRC:%.c=$(BUILD)/%.o)
+# api/openapi.yaml is served by the daemon: embedded as a generated C file.
+OPENAPI_C := $(BUILD)/gen/openapi_yaml.c
+OPENAPI_O := $(BUILD)/gen/openapi_yaml.o
+# The web page (docs/web.md): web/ and the committed web/vendor/ copies of
+# the charting library, embedded as one asset table (no npm needed here).
+UI_FILES := web/index.html web/app.js web/app.css $(sort $(wildcard web/vendor/*))
+UI_C := $(BUILD)/gen/ui_assets.c
+UI_O := $(BUILD)/gen/ui_assets.o
 
 CLI := $(BUILD)/segscore
 DAEMON := $(if $(wildcard service/segscored.c),$(BUILD)/segscored,)
@@ -40,7 +50,7 @@ CHECK_BIN := $(CHECK_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all deps test check unit test-asan bench run clean lint
+.PHONY: all deps test check unit test-asan bench run clean lint web-vendor image image-test
 all: $(LIB_A) $(CLI) $(DAEMON) segscore $(if $(DAEMON),segscored)
 
 deps:
@@ -50,19 +60,39 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# rm first: "ar rcs" keeps members whose source file is gone.
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(SVC_A): $(SVC_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(CLI): $(BUILD)/service/segscore.o $(SVC_A) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/segscored: $(BUILD)/service/segscored.o $(DAEMON_OBJ) $(SVC_A) $(LIB_A)
+$(BUILD)/segscored: $(BUILD)/service/segscored.o $(DAEMON_OBJ) $(OPENAPI_O) \
+                   $(UI_O) $(SVC_A) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MHD_LIBS) $(LDLIBS)
+
+$(OPENAPI_C): api/openapi.yaml scripts/embed
+	@mkdir -p $(dir $@)
+	scripts/embed svc_openapi_yaml api/openapi.yaml > $@.tmp && mv $@.tmp $@
+$(OPENAPI_O): $(OPENAPI_C)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(UI_C): $(UI_FILES) scripts/embed-ui
+	@mkdir -p $(dir $@)
+	scripts/embed-ui $(UI_FILES) > $@.tmp && mv $@.tmp $@
+$(UI_O): $(UI_C) service/ui_assets.h
+	$(CC) $(CPPFLAGS) -Iservice $(CFLAGS) -c -o $@ $<
+
+# Refresh web/vendor/ from npm (web/package-lock.json); not part of `make`.
+web-vendor:
+	scripts/web-vendor
 
 # Convenience copies at the top level (git-ignored).
 segscore: $(CLI)
@@ -90,6 +120,18 @@ bench: deps all $(TOOL_BIN)
 
 run: deps all
 	@scripts/run
+
+# Not part of `make test`: slow, and needs podman/buildah (or docker).
+CONTAINER_DEPS := podman buildah debootstrap
+image:
+	@docker info >/dev/null 2>&1 || \
+	  SEGSCORE_DEPS_EXTRA="$(CONTAINER_DEPS)" scripts/install-deps
+	@docker/build-image.sh
+
+image-test: deps all
+	@docker info >/dev/null 2>&1 || \
+	  SEGSCORE_DEPS_EXTRA="$(CONTAINER_DEPS)" scripts/install-deps
+	@docker/image-test.sh
 
 clean:
 	rm -rf $(BUILD) build-asan segscore segscored

@@ -5,6 +5,7 @@
  * from aggregate.c.  SPDX-License-Identifier: MIT */
 #include "aggregate.h"
 #include "cli.h"
+#include "shard.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@ typedef struct {
 typedef struct {
   const char *pred_dir, *ref_dir, *options, *csv, *out;
   int jobs, threads, strict, pretty;
+  svc_shard shard; /* --shard I/N; count 0 = every case */
 } ev_args;
 
 /* Shared state of the worker pool. */
@@ -61,7 +63,7 @@ now_s(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/*---- folders -----------------------------------------------------------------*/
+/*---- folders ---------------------------------------------------------------*/
 
 /* The case name of a NIfTI file name (without .nii.gz / .nii), or NULL. */
 static char *
@@ -166,7 +168,7 @@ pair_cases(const ev_args *a, const found_list *p, const found_list *r,
   return n;
 }
 
-/*---- the pool ----------------------------------------------------------------*/
+/*---- the pool --------------------------------------------------------------*/
 
 static void
 score_case(ev_pool *pool, ev_case *c)
@@ -245,7 +247,7 @@ run_pool(ev_pool *pool, int jobs)
   return 0;
 }
 
-/*---- arguments and output ------------------------------------------------------*/
+/*---- arguments and output --------------------------------------------------*/
 
 static int
 parse_args(int argc, char **argv, ev_args *a)
@@ -270,6 +272,10 @@ parse_args(int argc, char **argv, ev_args *a)
       a->options = argv[++i];
     } else if (strcmp(f, "--csv") == 0) {
       a->csv = argv[++i];
+    } else if (strcmp(f, "--shard") == 0) {
+      if (svc_shard_parse(argv[++i], &a->shard) != 0)
+        return cli_usage_error("evaluate: --shard must be I/N with "
+                               "0 <= I < N, not %s", argv[i]);
     } else if (strcmp(f, "--out") == 0) {
       a->out = argv[++i];
     } else if (strcmp(f, "--jobs") == 0 || strcmp(f, "--threads") == 0) {
@@ -296,6 +302,39 @@ load_options(const char *arg, char **text, size_t *len, ss_error *err)
   *text = strdup(arg);
   *len = strlen(arg);
   return *text != NULL ? 0 : -1;
+}
+
+/* Keep the cases of shard S (positions in name order), freeing the
+ * others' paths; returns the new count. */
+static size_t
+shard_select(const svc_shard *s, ev_case *cases, size_t n)
+{
+  size_t kept = 0;
+  for (size_t k = 0; k < n; k++) {
+    if (svc_shard_has(s, k)) {
+      cases[kept++] = cases[k];
+    } else {
+      free(cases[k].pred_path);
+      free(cases[k].ref_path);
+    }
+  }
+  return kept;
+}
+
+/* Record in ROOT's "evaluate" that it holds shard S of a run over N_TOTAL
+ * pairs (shard.h); ROOT, or NULL when out of memory. */
+static json_t *
+add_shard(json_t *root, const svc_shard *s, size_t n_total, const char *opt,
+          size_t opt_len, ss_error *err)
+{
+  json_t *ev = json_object_get(root, "evaluate");
+  json_t *info = svc_shard_json(s, n_total, opt, opt_len);
+  if (json_object_set_new(ev, "shard", info) == 0)
+    return root;
+  json_decref(root);
+  err->code = SS_ENOMEM;
+  snprintf(err->detail, sizeof err->detail, "out of memory");
+  return NULL;
 }
 
 /* The output object; the case reports move into it. */
@@ -418,6 +457,8 @@ cli_evaluate(int argc, char **argv)
     goto done;
   }
   n = pair_cases(&a, &p, &r, cases, missing, extra);
+  size_t n_total = n;
+  n = shard_select(&a.shard, cases, n);
   if (a.strict && (json_array_size(missing) || json_array_size(extra))) {
     err.code = SS_EINVAL;
     snprintf(err.detail, sizeof err.detail, "--strict: %zu reference(s) "
@@ -442,6 +483,8 @@ cli_evaluate(int argc, char **argv)
   for (size_t i = 0; i < n; i++)
     nfail += cases[i].report == NULL;
   root = build_output(cases, n, missing, extra, &plan, &err);
+  if (root != NULL && a.shard.count > 0)
+    root = add_shard(root, &a.shard, n_total, otext, olen, &err);
   if (root == NULL || write_outputs(&a, root, cases, n, &err) != 0) {
     rc = cli_problem(&err);
     goto done;

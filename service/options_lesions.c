@@ -93,6 +93,12 @@ opt_dilation(const json_t *v, ss_lesion_options *o, ss_error *err)
   return 0;
 }
 
+static int
+opt_list(const json_t *v, ss_lesion_options *o, ss_error *err)
+{
+  return svc_opt_bool(v, "lesions.list", &o->list_lesions, err);
+}
+
 typedef struct {
   const char *key;
   int (*parse)(const json_t *v, ss_lesion_options *o, ss_error *err);
@@ -106,6 +112,7 @@ static const lesion_key keys[] = {
   { "min_volume_mm3", opt_min_volume },
   { "min_size_applies_to", opt_min_side },
   { "dilation_voxels", opt_dilation },
+  { "list", opt_list },
 };
 
 /* Parse into a copy, so a failed request leaves the plan as it was; the
@@ -130,7 +137,7 @@ opt_lesions(const json_t *v, ss_plan *plan, ss_error *err)
       return svc_opt_fail(err, SS_EOPTION, f, "unknown option \"%s\" (known: "
                           "connectivity, match, iou_threshold, min_voxels, "
                           "min_volume_mm3, min_size_applies_to, "
-                          "dilation_voxels)", f);
+                          "dilation_voxels, list)", f);
     }
     if (keys[k].parse(val, &o, err))
       return -1;

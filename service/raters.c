@@ -142,7 +142,8 @@ multi_clear(multi *m)
 static json_t *
 inter_rater_class(const multi *m, int i, const ss_report *cons)
 {
-  ss_metric dice[SS_MAX_RATERS * SS_MAX_RATERS], hd[SS_MAX_RATERS * SS_MAX_RATERS];
+  ss_metric dice[SS_MAX_RATERS * SS_MAX_RATERS];
+  ss_metric hd[SS_MAX_RATERS * SS_MAX_RATERS];
   ss_metric pd[SS_MAX_RATERS];
   int nhd = 0;
   for (int p = 0; p < m->npairs; p++) {
@@ -323,6 +324,8 @@ svc_score_multi(const svc_score_input *in, ss_volume *pred, ss_plan *plan,
   *report = root;
   rc = 0;
 done:
+  if (rc != 0 && err->field[0] == '\0')
+    snprintf(err->field, sizeof err->field, "reference");
   multi_clear(&m);
   ss_report_free(rep);
   ss_volume_free(cons);

@@ -10,11 +10,19 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void
 svc_json_number_key(double v, char *buf, size_t size)
 {
-  /* The shortest decimal that reads back as V: 1 -> "1", 0.5 -> "0.5". */
+  /* The shortest decimal that reads back as V: 1 -> "1", 0.5 -> "0.5",
+   * 50 -> "50" (not "5e+01", which %.1g gives); exponent notation only
+   * when no plain form up to 17 digits reads back (1e-07). */
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, size, "%.*g", prec, v);
+    if (strchr(buf, 'e') == NULL && strtod(buf, NULL) == v)
+      return;
+  }
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(buf, size, "%.*g", prec, v);
     if (strtod(buf, NULL) == v)

@@ -59,7 +59,6 @@ void
 svc_report_lesions_class(json_t *cls, json_t *undef, const ss_report *r,
                          int i, const ss_plan *plan)
 {
-  (void)plan;
   const ss_lesion_report *lr = r->classes[i].lesions;
   if (lr == NULL)
     return;
@@ -76,13 +75,15 @@ svc_report_lesions_class(json_t *cls, json_t *undef, const ss_report *r,
     svc_json_set_metric(j, fields[f].key, field_at(lr, fields[f].off), undef,
                         path);
   }
-  json_t *refs = json_array(), *preds = json_array();
-  for (int32_t k = 0; k < lr->nref; k++)
-    json_array_append_new(refs, lesion_json(&lr->ref[k], true, undef));
-  for (int32_t k = 0; k < lr->npred; k++)
-    json_array_append_new(preds, lesion_json(&lr->pred[k], false, undef));
-  json_object_set_new(j, "reference_lesions", refs);
-  json_object_set_new(j, "prediction_lesions", preds);
+  if (plan->lesion.list_lesions) {
+    json_t *refs = json_array(), *preds = json_array();
+    for (int32_t k = 0; k < lr->nref; k++)
+      json_array_append_new(refs, lesion_json(&lr->ref[k], true, undef));
+    for (int32_t k = 0; k < lr->npred; k++)
+      json_array_append_new(preds, lesion_json(&lr->pred[k], false, undef));
+    json_object_set_new(j, "reference_lesions", refs);
+    json_object_set_new(j, "prediction_lesions", preds);
+  }
   json_object_set_new(cls, "lesions", j);
 }
 
@@ -152,6 +153,7 @@ svc_report_lesions_root(json_t *root, const ss_report *r, const ss_plan *plan)
                                       ? "reference"
                                       : "both"));
   json_object_set_new(j, "dilation_voxels", json_integer(o->dilation_voxels));
+  json_object_set_new(j, "list", json_boolean(o->list_lesions));
   json_object_set_new(j, "hd95_surface",
                       json_string(plan->surface == SS_SURFACE_SURFEL
                                       ? "surfel"

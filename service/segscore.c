@@ -3,6 +3,7 @@
  * Errors are the daemon's problem JSON, on stderr.
  * SPDX-License-Identifier: MIT */
 #include "cli.h"
+#include "shard.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +20,9 @@ usage(FILE *f)
         "       segscore evaluate --pred-dir D --ref-dir D [--options ...]\n"
         "                      [--jobs N] [--threads N] [--csv FILE]\n"
         "                      [--out FILE] [--strict] [--pretty]\n"
+        "                      [--shard I/N]\n"
+        "       segscore merge SHARD.json ... [--out FILE] [--csv FILE]\n"
+        "                      [--pretty]\n"
         "       segscore --version\n"
         "Scores a segmentation against a reference (NIfTI .nii/.nii.gz)\n"
         "and prints a JSON report; see README.md and docs/.\n",
@@ -210,5 +214,7 @@ main(int argc, char **argv)
     return cli_catalog(argc - 2, argv + 2);
   if (strcmp(cmd, "evaluate") == 0)
     return cli_evaluate(argc - 2, argv + 2);
+  if (strcmp(cmd, "merge") == 0)
+    return cli_merge(argc - 2, argv + 2);
   return cli_usage_error("unknown command %s", cmd);
 }

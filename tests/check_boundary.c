@@ -48,8 +48,8 @@ at(const tvol *v, int64_t x, int64_t y, int64_t z)
 
 /* Set the box [x0,x1) x [y0,y1) x [z0,z1) of M to VAL. */
 static void
-box(const tvol *v, uint8_t *m, int64_t x0, int64_t x1, int64_t y0,
-    int64_t y1, int64_t z0, int64_t z1, uint8_t val)
+box(const tvol *v, uint8_t *m, int64_t x0, int64_t x1, int64_t y0, int64_t y1,
+    int64_t z0, int64_t z1, uint8_t val)
 {
   for (int64_t z = z0; z < z1; z++)
     for (int64_t y = y0; y < y1; y++)
@@ -57,15 +57,38 @@ box(const tvol *v, uint8_t *m, int64_t x0, int64_t x1, int64_t y0,
         m[at(v, x, y, z)] = val;
 }
 
+/* When set, run() hands the kernel uint16 index maps (label tables of
+ * more than 256 entries) instead of uint8 ones. */
+static bool wide_maps;
+
 static ss_status
 run(const tvol *v, const ss_plan *plan, bool with_ignore, ss_boundary *b)
 {
   ss__grid g = { v->nx, v->ny, v->nz, { v->sp[0], v->sp[1], v->sp[2] } };
-  ss__mask mp = { v->p, 1, member_fg }, mr = { v->r, 1, member_fg };
-  ss__mask mi = { v->r, 1, member_ig };
+  const int64_t n = v->nx * v->ny * v->nz;
+  uint16_t *wp = NULL, *wr = NULL;
+  const void *ip = v->p, *ir = v->r;
+  if (wide_maps) {
+    wp = malloc((size_t)n * sizeof *wp);
+    wr = malloc((size_t)n * sizeof *wr);
+    ck_assert_ptr_nonnull(wp);
+    ck_assert_ptr_nonnull(wr);
+    for (int64_t i = 0; i < n; i++) {
+      wp[i] = v->p[i];
+      wr[i] = v->r[i];
+    }
+    ip = wp;
+    ir = wr;
+  }
+  const int w = wide_maps ? 2 : 1;
+  ss__mask mp = { ip, w, member_fg }, mr = { ir, w, member_fg };
+  ss__mask mi = { ir, w, member_ig };
   ss_error err = { 0 };
-  return ss__boundary_class(&g, &mp, &mr, with_ignore ? &mi : NULL, plan, b,
-                            &err);
+  ss_status st = ss__boundary_class(&g, &mp, &mr, with_ignore ? &mi : NULL,
+                                    plan, b, &err);
+  free(wp);
+  free(wr);
+  return st;
 }
 
 static void
@@ -83,10 +106,10 @@ plan_with(ss_plan *plan, ss_surface_mode mode, int np, const double *pct,
     plan->nsd_tolerances_mm[t] = tol[t];
 }
 
-#define ck_metric(m, v)                                                      \
-  do {                                                                       \
-    ck_assert_int_eq((m).why, SS_DEFINED);                                   \
-    ck_assert_double_eq_tol((m).value, (v), 1e-9);                           \
+#define ck_metric(m, v)                                                        \
+  do {                                                                         \
+    ck_assert_int_eq((m).why, SS_DEFINED);                                     \
+    ck_assert_double_eq_tol((m).value, (v), 1e-9);                             \
   } while (0)
 
 /*---- Brute force (independent of boundary.c but for the area table) ----*/
@@ -110,12 +133,12 @@ bf_surface(const tvol *v, const uint8_t *m, bool surfel, bool ignore,
 {
   const bool two_d = v->nz == 1;
   int64_t n = 0;
-#define IN(x, y, z)                                                          \
-  ((x) >= 0 && (y) >= 0 && (z) >= 0 && (x) < v->nx && (y) < v->ny           \
+#define IN(x, y, z)                                                            \
+  ((x) >= 0 && (y) >= 0 && (z) >= 0 && (x) < v->nx && (y) < v->ny              \
    && (z) < v->nz && m[at(v, x, y, z)] == 1)
-#define IGN(x, y, z)                                                         \
-  (ignore && (x) >= 0 && (y) >= 0 && (z) >= 0 && (x) < v->nx               \
-   && (y) < v->ny && (z) < v->nz && v->r[at(v, x, y, z)] == 2)
+#define IGN(x, y, z)                                                           \
+  (ignore && (x) >= 0 && (y) >= 0 && (z) >= 0 && (x) < v->nx && (y) < v->ny    \
+   && (z) < v->nz && v->r[at(v, x, y, z)] == 2)
   if (!surfel) {
     for (int64_t z = 0; z < v->nz; z++)
       for (int64_t y = 0; y < v->ny; y++)
@@ -198,8 +221,8 @@ bf_directed(const bf_el *a, int64_t na, const bf_el *b, int64_t nb,
       double cum = 0;
       int64_t i = 0;
       for (; i < na; i++) {
-        cum += d[i].w;
-        if (cum >= p / 100.0 * o->sum_w)
+        cum += d[i].w; /* same 1e-11 relative slack as boundary.c */
+        if (cum >= p / 100.0 * o->sum_w - 1e-11 * o->sum_w)
           break;
       }
       o->pct[k] = d[i < na ? i : na - 1].d;
@@ -220,7 +243,8 @@ check_brute(const tvol *v, const ss_plan *plan, bool ignore)
 {
   const bool surfel = plan->surface == SS_SURFACE_SURFEL;
   const int64_t cap = (v->nx + 1) * (v->ny + 1) * (v->nz + 1);
-  bf_el *ep = malloc((size_t)cap * sizeof *ep), *er = malloc((size_t)cap * sizeof *er);
+  bf_el *ep = malloc((size_t)cap * sizeof *ep),
+        *er = malloc((size_t)cap * sizeof *er);
   const int64_t np = bf_surface(v, v->p, surfel, ignore, ep);
   const int64_t nr = bf_surface(v, v->r, surfel, ignore, er);
   ss_boundary b;
@@ -297,7 +321,7 @@ START_TEST(test_surfel_weight_hand_values)
    * = (1/8) sqrt(6.25 + 1 + 0.390625) = 0.345512...  */
   const double sp[3] = { 0.5, 1.25, 2.0 };
   const double tri = sqrt(6.25 + 1.0 + 0.390625) / 8;
-  for (int c = 0; c < 8; c++)   /* every single corner: same triangle */
+  for (int c = 0; c < 8; c++) /* every single corner: same triangle */
     ck_assert_double_eq_tol(ss__surfel_weight(1 << c, sp, false), tri, 1e-12);
   /* Corners 0 and 1 (along x): rectangle sx by the distance between the
    * y- and z-edge midpoints, |(0, sy/2, -sz/2)| = sqrt(0.390625 + 1). */
@@ -328,7 +352,7 @@ START_TEST(test_surfel_weight_permutes_with_axes)
   /* Relabelling the cube axes together with the spacing maps each code to
    * a code of the same area. */
   const double sp[3] = { 0.6, 1.1, 2.7 };
-  const int perm[3] = { 2, 0, 1 };    /* new axis a is old axis perm[a] */
+  const int perm[3] = { 2, 0, 1 }; /* new axis a is old axis perm[a] */
   double sq[3];
   for (int a = 0; a < 3; a++)
     sq[a] = sp[perm[a]];
@@ -534,8 +558,8 @@ balls(ss_surface_mode mode)
   ck_assert_double_le(fabs(b.hd.value - 3), slack);
   ck_assert_double_le(fabs(b.hdp[0].value - 3), slack);
   ck_assert_double_le(fabs(b.assd.value - 3), 1.0);
-  ck_assert_double_le(b.nsd[0].value, 0.5);   /* 3 mm apart: few within 1 */
-  ck_assert_double_ge(b.nsd[1].value, 0.99);  /* all within 5 */
+  ck_assert_double_le(b.nsd[0].value, 0.5);  /* 3 mm apart: few within 1 */
+  ck_assert_double_ge(b.nsd[1].value, 0.99); /* all within 5 */
   tvol_free(&v);
 }
 
@@ -604,7 +628,7 @@ START_TEST(test_empty_masks_follow_design)
     ck_assert_int_eq(b.assd.why, SS_BOTH_EMPTY);
     ck_assert_int_eq(b.nsd[0].why, SS_BOTH_EMPTY);
     ck_assert_double_eq(b.nsd[0].value, 0.0);
-    v.r[at(&v, 2, 2, 2)] = 1;                   /* pred empty */
+    v.r[at(&v, 2, 2, 2)] = 1; /* pred empty */
     ck_assert_int_eq(run(&v, &plan, false, &b), SS_OK);
     ck_assert_int_eq(b.hd.why, SS_PRED_EMPTY);
     ck_assert_int_eq(b.hd_pred_to_ref.why, SS_PRED_EMPTY);
@@ -613,13 +637,13 @@ START_TEST(test_empty_masks_follow_design)
     ck_assert_int_eq(b.masd.why, SS_PRED_EMPTY);
     ck_assert_int_eq(b.asd_ref_to_pred.why, SS_PRED_EMPTY);
     ck_metric(b.nsd[0], 0.0);
-    memcpy(v.p, v.r, 125);                      /* ref empty */
+    memcpy(v.p, v.r, 125); /* ref empty */
     memset(v.r, 0, 125);
     ck_assert_int_eq(run(&v, &plan, false, &b), SS_OK);
     ck_assert_int_eq(b.hdp[0].why, SS_REF_EMPTY);
     ck_assert_int_eq(b.assd.why, SS_REF_EMPTY);
     ck_metric(b.nsd[0], 0.0);
-    memcpy(v.r, v.p, 125);                      /* identical: all 0 */
+    memcpy(v.r, v.p, 125); /* identical: all 0 */
     ck_assert_int_eq(run(&v, &plan, false, &b), SS_OK);
     ck_metric(b.hd, 0.0);
     ck_metric(b.assd, 0.0);
@@ -711,6 +735,45 @@ START_TEST(test_random_with_ignore_matches_brute_force)
 {
   random_cases(SS_SURFACE_SURFEL, false, true);
   random_cases(SS_SURFACE_VOXEL, false, true);
+  random_cases(SS_SURFACE_SURFEL, true, true);
+  random_cases(SS_SURFACE_VOXEL, true, true);
+}
+END_TEST
+
+START_TEST(test_degenerate_shapes_match_brute_force)
+{
+  /* Grids one voxel thick along some axis, a prediction filling the whole
+   * grid (surfaces on the volume border only), thin lines; strong
+   * anisotropy. */
+  static const int64_t dims[][3] = { { 1, 7, 6 }, { 7, 1, 6 }, { 1, 1, 9 },
+                                     { 5, 4, 1 }, { 9, 1, 1 }, { 6, 6, 2 } };
+  const double pct[3] = { 95, 50, 5 }, tol[2] = { 0.5, 3 };
+  for (size_t d = 0; d < sizeof dims / sizeof *dims; d++)
+    for (int mode = 0; mode < 2; mode++)
+      for (int fill = 0; fill < 2; fill++) {
+        tvol v = tvol_new(dims[d][0], dims[d][1], dims[d][2], 0.3, 4.0, 1.7);
+        const int64_t n = v.nx * v.ny * v.nz;
+        for (int64_t i = 0; i < n; i++) {
+          v.p[i] = fill ? 1 : rnd() < 0.5;
+          v.r[i] = rnd() < 0.4;
+        }
+        v.r[0] = 1; /* never empty */
+        v.p[n - 1] = 1;
+        ss_plan plan;
+        plan_with(&plan, (ss_surface_mode)mode, 3, pct, 2, tol);
+        check_brute(&v, &plan, false);
+        tvol_free(&v);
+      }
+}
+END_TEST
+
+START_TEST(test_random_uint16_maps_match_brute_force)
+{
+  wide_maps = true;
+  random_cases(SS_SURFACE_SURFEL, false, true);
+  random_cases(SS_SURFACE_VOXEL, false, false);
+  random_cases(SS_SURFACE_SURFEL, true, false);
+  wide_maps = false;
 }
 END_TEST
 
@@ -792,24 +855,18 @@ START_TEST(test_threads_1_and_2_bit_identical)
 }
 END_TEST
 
-START_TEST(test_label_boxes_and_hint_match_full_scan)
+/* Every label's box from ss__label_boxes against a brute-force bounding
+ * box (label 0: the whole grid). */
+static void
+check_boxes(const int32_t *lab, int64_t nx, int64_t ny, int64_t nz,
+            int want_width)
 {
-  /* Labels {0, 3, 7, 9} at random in a 40x30x20 map (9 absent): each
-   * box equals the brute-force bounding box; label 0's is the grid; the
-   * hinted boundary kernel gives the same bits as the full scan. */
-  const int64_t nx = 40, ny = 30, nz = 20, n = nx * ny * nz;
-  int32_t *lab = calloc((size_t)n, sizeof *lab);
-  for (int64_t z = 3; z < 15; z++)
-    for (int64_t y = 5; y < 22; y++)
-      for (int64_t x = 2; x < 33; x++) {
-        const double u = rnd();
-        lab[(z * ny + y) * nx + x] = u < 0.01 ? 7 : u < 0.3 ? 3 : 0;
-      }
-  const double sp[3] = { 0.8, 0.9, 2.0 };
+  const int64_t n = nx * ny * nz;
+  const double sp[3] = { 1, 1, 1 };
   ss_volume *v = NULL;
   ss_error err = { 0 };
-  ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err),
-                   SS_OK);
+  ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err), SS_OK);
+  ck_assert_int_eq(v->idx_width, want_width);
   ss__box *bx = NULL;
   ck_assert_int_eq(ss__label_boxes(v, 2, &bx, &err), SS_OK);
   for (int k = 0; k < v->nlabels; k++) {
@@ -830,6 +887,45 @@ START_TEST(test_label_boxes_and_hint_match_full_scan)
       ck_assert_int_eq(bx[k].hi[a], want.hi[a]);
     }
   }
+  free(bx);
+  ss_volume_free(v);
+}
+
+START_TEST(test_label_boxes_uint16_match_brute_force)
+{
+  /* 300 labels: a uint16 index map; sparse labels in a mostly-0 grid. */
+  const int64_t nx = 37, ny = 20, nz = 9, n = nx * ny * nz;
+  int32_t *lab = calloc((size_t)n, sizeof *lab);
+  for (int64_t i = 0; i < 300; i++)
+    lab[(i * 7919) % n] = (int32_t)(i + 1);
+  for (int64_t i = 0; i < n; i++)
+    if (rnd() < 0.05)
+      lab[i] = 1 + (int32_t)(rnd() * 299);
+  check_boxes(lab, nx, ny, nz, 2);
+  free(lab);
+}
+END_TEST
+
+START_TEST(test_label_boxes_and_hint_match_full_scan)
+{
+  /* Labels {0, 3, 7, 9} at random in a 40x30x20 map (9 absent): each
+   * box equals the brute-force bounding box; label 0's is the grid; the
+   * hinted boundary kernel gives the same bits as the full scan. */
+  const int64_t nx = 40, ny = 30, nz = 20, n = nx * ny * nz;
+  int32_t *lab = calloc((size_t)n, sizeof *lab);
+  for (int64_t z = 3; z < 15; z++)
+    for (int64_t y = 5; y < 22; y++)
+      for (int64_t x = 2; x < 33; x++) {
+        const double u = rnd();
+        lab[(z * ny + y) * nx + x] = u < 0.01 ? 7 : u < 0.3 ? 3 : 0;
+      }
+  const double sp[3] = { 0.8, 0.9, 2.0 };
+  ss_volume *v = NULL;
+  ss_error err = { 0 };
+  ck_assert_int_eq(ss_volume_from_labels(lab, nx, ny, nz, sp, &v, &err), SS_OK);
+  check_boxes(lab, nx, ny, nz, 1);
+  ss__box *bx = NULL;
+  ck_assert_int_eq(ss__label_boxes(v, 2, &bx, &err), SS_OK);
   /* class "3" against class "7" as pred/ref, with and without the hint */
   uint8_t m3[8] = { 0 }, m7[8] = { 0 };
   for (int k = 0; k < v->nlabels; k++) {
@@ -849,8 +945,9 @@ START_TEST(test_label_boxes_and_hint_match_full_scan)
     ss_boundary a, b;
     ck_assert_int_eq(ss__boundary_class(&g, &mp, &mr, NULL, &plan, &a, &err),
                      SS_OK);
-    ck_assert_int_eq(ss__boundary_class_in(&g, &mp, &mr, NULL, &hint, &plan,
-                                           &b, &err), SS_OK);
+    ck_assert_int_eq(
+        ss__boundary_class_in(&g, &mp, &mr, NULL, &hint, &plan, &b, &err),
+        SS_OK);
     ck_assert_int_eq(a.hd.why, SS_DEFINED);
     ck_assert_int_eq(memcmp(&a, &b, sizeof a), 0);
   }
@@ -897,9 +994,12 @@ boundary_suite(void)
   tcase_add_test(tc, test_random_voxel_3d_matches_brute_force);
   tcase_add_test(tc, test_random_2d_matches_brute_force);
   tcase_add_test(tc, test_random_with_ignore_matches_brute_force);
+  tcase_add_test(tc, test_random_uint16_maps_match_brute_force);
+  tcase_add_test(tc, test_degenerate_shapes_match_brute_force);
   tcase_add_test(tc, test_axis_permutation_with_spacing_is_invariant);
   tcase_add_test(tc, test_threads_1_and_2_bit_identical);
   tcase_add_test(tc, test_label_boxes_and_hint_match_full_scan);
+  tcase_add_test(tc, test_label_boxes_uint16_match_brute_force);
   tcase_add_test(tc, test_bad_percentile_is_einval);
   suite_add_tcase(s, tc);
   return s;

@@ -105,8 +105,8 @@ START_TEST(test_edt_random_3d_matches_brute_force)
 {
   const double sp[3] = { 0.7, 1.3, 2.9 };
   check_against_brute(11, 9, 8, sp, 0.05, 1);
-  check_against_brute(11, 9, 8, sp, 0.003, 2);  /* mostly one or no feature */
-  check_against_brute(1, 1, 17, sp, 0.1, 1);    /* lines only */
+  check_against_brute(11, 9, 8, sp, 0.003, 2); /* mostly one or no feature */
+  check_against_brute(1, 1, 17, sp, 0.1, 1);   /* lines only */
 }
 END_TEST
 
@@ -136,6 +136,41 @@ START_TEST(test_edt_threads_1_and_2_identical)
 }
 END_TEST
 
+/* The query-restricted transform equals the full one, bit for bit, at
+ * every query voxel. */
+static void
+check_at(int64_t nx, int64_t ny, int64_t nz, int threads)
+{
+  const int64_t n = nx * ny * nz;
+  const double sp[3] = { 0.78125, 1.1, 2.5 };
+  uint8_t *f = malloc((size_t)n), *q = malloc((size_t)n);
+  double *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+  for (int64_t i = 0; i < n; i++) {
+    f[i] = rnd() < 0.01;
+    q[i] = rnd() < 0.02;
+  }
+  ss_error err = { 0 };
+  ck_assert_int_eq(ss__edt_sq(f, nx, ny, nz, sp, a, threads, &err), SS_OK);
+  ck_assert_int_eq(ss__edt_sq_at(f, q, nx, ny, nz, sp, b, threads, &err),
+                   SS_OK);
+  for (int64_t i = 0; i < n; i++)
+    if (q[i])
+      ck_assert(memcmp(&a[i], &b[i], sizeof a[i]) == 0);
+  free(f);
+  free(q);
+  free(a);
+  free(b);
+}
+
+START_TEST(test_edt_at_queries_equals_full_transform)
+{
+  check_at(48, 40, 36, 1);
+  check_at(48, 40, 36, 2);  /* parallel path */
+  check_at(300, 250, 1, 2); /* 2-D: the y pass is the last */
+  check_at(9, 1, 1, 1);     /* 1-D: no restricted pass */
+}
+END_TEST
+
 static Suite *
 edt_suite(void)
 {
@@ -147,6 +182,7 @@ edt_suite(void)
   tcase_add_test(tc, test_edt_random_3d_matches_brute_force);
   tcase_add_test(tc, test_edt_random_2d_matches_brute_force);
   tcase_add_test(tc, test_edt_threads_1_and_2_identical);
+  tcase_add_test(tc, test_edt_at_queries_equals_full_transform);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -59,7 +59,7 @@ run(scene *s, bool with_ignore)
   ss_lesion_report *rep = NULL;
   ss_error err = { 0 };
   ss_status st = ss__lesions_class(&g, &pm, &rm, with_ignore ? &im : NULL,
-                                   &s->plan, &rep, &err);
+                                   NULL, &s->plan, &rep, &err);
   ck_assert_msg(st == SS_OK, "status %d: %s", st, err.detail);
   ck_assert_ptr_nonnull(rep);
   return rep;
@@ -286,8 +286,9 @@ START_TEST(test_lesions_dilation_with_iou_is_erange)
   ss__mask pm = { s.p, 1, member01 }, rm = { s.r, 1, member01 };
   ss_lesion_report *rep = NULL;
   ss_error err = { 0 };
-  ck_assert_int_eq(ss__lesions_class(&g, &pm, &rm, NULL, &s.plan, &rep, &err),
-                   SS_ERANGE);
+  ck_assert_int_eq(
+      ss__lesions_class(&g, &pm, &rm, NULL, NULL, &s.plan, &rep, &err),
+      SS_ERANGE);
   ck_assert_ptr_null(rep);
   scene_free(&s);
 }
@@ -556,8 +557,10 @@ random_blobs(scene *s, uint64_t seed, int count)
   for (int k = 0; k < count; k++) {
     seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
     uint32_t v = (uint32_t)(seed >> 33);
-    int x = (int)(v % (uint32_t)(s->nx - 4)), y = (int)((v >> 8) % (uint32_t)(s->ny - 4));
-    int z = (int)((v >> 16) % (uint32_t)(s->nz - 4)), w = 1 + (int)((v >> 24) % 3);
+    int x = (int)(v % (uint32_t)(s->nx - 4));
+    int y = (int)((v >> 8) % (uint32_t)(s->ny - 4));
+    int z = (int)((v >> 16) % (uint32_t)(s->nz - 4));
+    int w = 1 + (int)((v >> 24) % 3);
     box(s, (v >> 30) & 1 ? s->p : s->r, x, x + w, y, y + w, z, z + 1);
     if ((v >> 29) & 1)
       box(s, s->p, x + 1, x + w, y, y + 1, z, z + w);

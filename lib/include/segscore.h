@@ -364,6 +364,8 @@ typedef struct {
                                   an 18-neighbour dilation of the
                                   reference before matching (any_overlap
                                   only); default 0 */
+  bool list_lesions;           /* report the per-lesion lists (default
+                                  true; the counts are always there) */
 } ss_lesion_options;
 
 #define SS_LESION_MAX_DILATION 32
@@ -432,7 +434,7 @@ ss_metric ss_volume_similarity(const ss_confusion *c);
 
 /*---- Boundary metrics --------------------------------------------------*/
 
-/* Surface-distance metrics of one class, in mm (docs/metrics.md).
+/* Surface-distance metrics of one class, in mm (docs/boundary.md).
  * "pred_to_ref": from each surface element of the prediction to the
  * nearest surface element of the reference. */
 typedef struct {

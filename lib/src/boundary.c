@@ -31,7 +31,7 @@
 #define CUBE_EDGES 12
 
 typedef struct {
-  int c0, c1;   /* corners, c1 = c0 | (1 << axis) */
+  int c0, c1; /* corners, c1 = c0 | (1 << axis) */
 } cube_edge;
 
 static int
@@ -58,7 +58,7 @@ face_link(int code, const int f[4], int id[8][8], int nb[CUBE_EDGES][2],
   for (int i = 0; i < 4; i++)
     in[i] = (code >> f[i]) & 1;
   for (int i = 0; i < 4; i++) {
-    e[i] = id[f[i]][f[(i + 1) & 3]];   /* edge from corner i to i + 1 */
+    e[i] = id[f[i]][f[(i + 1) & 3]]; /* edge from corner i to i + 1 */
     cut[i] = in[i] != in[(i + 1) & 3];
     ncut += cut[i];
   }
@@ -71,7 +71,7 @@ face_link(int code, const int f[4], int id[8][8], int nb[CUBE_EDGES][2],
     np = 1;
   } else if (ncut == 4) {
     for (int i = 0; i < 4; i++)
-      if (in[i]) {               /* cut off inside corner i */
+      if (in[i]) { /* cut off inside corner i */
         pairs[np][0] = e[(i + 3) & 3];
         pairs[np][1] = e[i];
         np++;
@@ -100,8 +100,8 @@ surfel_area_3d(int code, const double sp[3])
   for (int a = 0; a < 3; a++)
     for (int v = 0; v < 2; v++) {
       const int u = (a + 1) % 3, w = (a + 2) % 3, base = v << a;
-      const int f[4] = { base, base | 1 << u, base | 1 << u | 1 << w,
-                         base | 1 << w };
+      const int f[4]
+          = { base, base | 1 << u, base | 1 << u | 1 << w, base | 1 << w };
       face_link(code, f, id, nb, cnt);
     }
   double area = 0;
@@ -111,11 +111,11 @@ surfel_area_3d(int code, const double sp[3])
       continue;
     double pt[CUBE_EDGES][3], cen[3] = { 0, 0, 0 };
     int n = 0, prev = -1, cur = s;
-    do {                                     /* walk one loop */
+    do { /* walk one loop */
       seen[cur] = true;
       for (int a = 0; a < 3; a++) {
-        pt[n][a] = 0.5 * (((e[cur].c0 >> a) & 1) + ((e[cur].c1 >> a) & 1))
-                   * sp[a];
+        pt[n][a]
+            = 0.5 * (((e[cur].c0 >> a) & 1) + ((e[cur].c1 >> a) & 1)) * sp[a];
         cen[a] += pt[n][a];
       }
       n++;
@@ -125,7 +125,7 @@ surfel_area_3d(int code, const double sp[3])
     } while (cur != s);
     for (int a = 0; a < 3; a++)
       cen[a] /= n;
-    for (int i = 0; i < n; i++) {            /* fan around the centroid */
+    for (int i = 0; i < n; i++) { /* fan around the centroid */
       const double *p = pt[i], *q = pt[(i + 1) % n];
       double u[3], v[3], x[3];
       for (int a = 0; a < 3; a++) {
@@ -145,7 +145,7 @@ surfel_area_3d(int code, const double sp[3])
 static double
 surfel_length_2d(int code, const double sp[3])
 {
-  static const int f[4] = { 0, 1, 3, 2 };    /* cyclic order of corners */
+  static const int f[4] = { 0, 1, 3, 2 }; /* cyclic order of corners */
   int in[4], cut[4], ncut = 0;
   double mid[4][2];
   for (int i = 0; i < 4; i++)
@@ -186,8 +186,8 @@ ss__surfel_weight(int code, const double sp[3], bool two_d)
 /*---- Crops and surfaces ------------------------------------------------*/
 
 typedef struct {
-  int64_t x0, y0, z0;        /* first voxel of the union bounding box */
-  int64_t bx, by, bz;        /* its size */
+  int64_t x0, y0, z0; /* first voxel of the union bounding box */
+  int64_t bx, by, bz; /* its size */
   bool any_pred, any_ref;
 } bbox;
 
@@ -203,24 +203,42 @@ box_scan(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
   int64_t xmin = INT64_MAX, ymin = INT64_MAX, zmin = INT64_MAX;
   int64_t xmax = -1, ymax = -1, zmax = -1;
   int anyp = 0, anyr = 0;
-#pragma omp parallel for num_threads(threads) schedule(static) \
+  const bool par = (x1 - x0) * (y1 - y0) * (reg->hi[2] - reg->lo[2])
+                   >= SS_PAR_MIN_VOXELS;
+  // clang-format off
+#pragma omp parallel for num_threads(threads) schedule(static) if (par) \
         reduction(min:xmin, ymin, zmin) reduction(max:xmax, ymax, zmax) \
-        reduction(|:anyp, anyr) \
-        if ((x1 - x0) * (y1 - y0) * (reg->hi[2] - reg->lo[2]) \
-            >= SS_PAR_MIN_VOXELS)
+        reduction(|:anyp, anyr)
+  // clang-format on
   for (int64_t z = reg->lo[2]; z < reg->hi[2]; z++)
     for (int64_t y = y0; y < y1; y++) {
       const int64_t off = (z * ny + y) * nx;
       int64_t first = -1, last = -1;
       int rp = 0, rr = 0;
-      for (int64_t x = x0; x < x1; x++) {
-        const int p = ss__mask_at(pred, off + x), r = ss__mask_at(ref, off + x);
-        rp |= p;
-        rr |= r;
-        if (p | r) {
-          if (first < 0)
-            first = x;
-          last = x;
+      if (pred->width == 1 && ref->width == 1) { /* the common case */
+        const uint8_t *ip = pred->idx, *ir = ref->idx;
+        for (int64_t x = x0; x < x1; x++) {
+          const int p = pred->member[ip[off + x]] != 0;
+          const int r = ref->member[ir[off + x]] != 0;
+          rp |= p;
+          rr |= r;
+          if (p | r) {
+            if (first < 0)
+              first = x;
+            last = x;
+          }
+        }
+      } else {
+        for (int64_t x = x0; x < x1; x++) {
+          const int p = ss__mask_at(pred, off + x);
+          const int r = ss__mask_at(ref, off + x);
+          rp |= p;
+          rr |= r;
+          if (p | r) {
+            if (first < 0)
+              first = x;
+            last = x;
+          }
         }
       }
       if (first >= 0) {
@@ -253,12 +271,18 @@ box_scan(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
 static inline void
 box_add(ss__box *b, int64_t x0, int64_t x1, int64_t y, int64_t z)
 {
-  if (x0 < b->lo[0]) b->lo[0] = x0;
-  if (x1 + 1 > b->hi[0]) b->hi[0] = x1 + 1;
-  if (y < b->lo[1]) b->lo[1] = y;
-  if (y + 1 > b->hi[1]) b->hi[1] = y + 1;
-  if (z < b->lo[2]) b->lo[2] = z;
-  if (z + 1 > b->hi[2]) b->hi[2] = z + 1;
+  if (x0 < b->lo[0])
+    b->lo[0] = x0;
+  if (x1 + 1 > b->hi[0])
+    b->hi[0] = x1 + 1;
+  if (y < b->lo[1])
+    b->lo[1] = y;
+  if (y + 1 > b->hi[1])
+    b->hi[1] = y + 1;
+  if (z < b->lo[2])
+    b->lo[2] = z;
+  if (z + 1 > b->hi[2])
+    b->hi[2] = z + 1;
 }
 
 /* First and last x of ROW (N uint8) that differ from BG, skipping 8 bytes
@@ -292,16 +316,45 @@ row_span8(const uint8_t *row, int64_t n, uint8_t bg, int64_t *first,
   return true;
 }
 
+/* The same for a uint16 row, 4 values at a time. */
+static bool
+row_span16(const uint16_t *row, int64_t n, uint16_t bg, int64_t *first,
+           int64_t *last)
+{
+  const uint64_t pat = 0x0001000100010001u * bg;
+  int64_t a = 0, b = n;
+  for (; a + 4 <= n; a += 4) {
+    uint64_t w;
+    memcpy(&w, row + a, 8);
+    if (w != pat)
+      break;
+  }
+  while (a < n && row[a] == bg)
+    a++;
+  if (a == n)
+    return false;
+  for (; b - 4 > a; b -= 4) {
+    uint64_t w;
+    memcpy(&w, row + b - 4, 8);
+    if (w != pat)
+      break;
+  }
+  while (row[b - 1] == bg)
+    b--;
+  *first = a;
+  *last = b - 1;
+  return true;
+}
+
 ss_status
-ss__label_boxes(const ss_volume *v, int threads, ss__box **out,
-                ss_error *err)
+ss__label_boxes(const ss_volume *v, int threads, ss__box **out, ss_error *err)
 {
   *out = NULL;
   if (v == NULL || v->idx == NULL || v->nlabels <= 0)
     return ss__fail(err, SS_EINVAL, "label boxes: not a label map");
   const int64_t nx = v->info.nx, ny = v->info.ny, nz = v->info.nz;
   const int nl = v->nlabels;
-  int bg = -1;                   /* the index of label 0, if any */
+  int bg = -1; /* the index of label 0, if any */
   for (int k = 0; k < nl; k++)
     if (v->labels[k] == 0)
       bg = k;
@@ -315,7 +368,8 @@ ss__label_boxes(const ss_volume *v, int threads, ss__box **out,
       all[k].lo[a] = INT64_MAX;
       all[k].hi[a] = INT64_MIN;
     }
-#pragma omp parallel num_threads(threads) if (nx * ny * nz >= SS_PAR_MIN_VOXELS)
+#pragma omp parallel num_threads(threads)                                      \
+    if (nx * ny * nz >= SS_PAR_MIN_VOXELS)
   {
     int t = 0;
 #ifdef _OPENMP
@@ -330,7 +384,7 @@ ss__label_boxes(const ss_volume *v, int threads, ss__box **out,
         const uint8_t *row = (const uint8_t *)v->idx + r * nx;
         if (bg >= 0 && !row_span8(row, nx, (uint8_t)bg, &a, &b))
           continue;
-        for (int64_t x = a; x <= b;) {          /* runs of one label */
+        for (int64_t x = a; x <= b;) { /* runs of one label */
           const uint8_t k = row[x];
           int64_t e = x;
           while (e + 1 <= b && row[e + 1] == k)
@@ -341,6 +395,8 @@ ss__label_boxes(const ss_volume *v, int threads, ss__box **out,
         }
       } else {
         const uint16_t *row = (const uint16_t *)v->idx + r * nx;
+        if (bg >= 0 && !row_span16(row, nx, (uint16_t)bg, &a, &b))
+          continue;
         for (int64_t x = a; x <= b;) {
           const uint16_t k = row[x];
           int64_t e = x;
@@ -353,15 +409,17 @@ ss__label_boxes(const ss_volume *v, int threads, ss__box **out,
       }
     }
   }
-  for (int k = 0; k < nl; k++) {            /* merge in thread order */
+  for (int k = 0; k < nl; k++) { /* merge in thread order */
     for (int t = 1; t <= threads; t++) {
       const ss__box *s = &all[(size_t)t * (size_t)nl + (size_t)k];
       for (int a = 0; a < 3; a++) {
-        if (s->lo[a] < all[k].lo[a]) all[k].lo[a] = s->lo[a];
-        if (s->hi[a] > all[k].hi[a]) all[k].hi[a] = s->hi[a];
+        if (s->lo[a] < all[k].lo[a])
+          all[k].lo[a] = s->lo[a];
+        if (s->hi[a] > all[k].hi[a])
+          all[k].hi[a] = s->hi[a];
       }
     }
-    if (k == bg) {                          /* not tracked: everything */
+    if (k == bg) { /* not tracked: everything */
       all[k].lo[0] = all[k].lo[1] = all[k].lo[2] = 0;
       all[k].hi[0] = nx;
       all[k].hi[1] = ny;
@@ -374,31 +432,32 @@ ss__label_boxes(const ss_volume *v, int threads, ss__box **out,
 }
 
 void
-ss__box_union(ss__box *acc, const ss__box *boxes, const uint8_t *member,
-              int n)
+ss__box_union(ss__box *acc, const ss__box *boxes, const uint8_t *member, int n)
 {
   for (int k = 0; k < n; k++)
     if (member[k])
       for (int a = 0; a < 3; a++) {
-        if (boxes[k].lo[a] < acc->lo[a]) acc->lo[a] = boxes[k].lo[a];
-        if (boxes[k].hi[a] > acc->hi[a]) acc->hi[a] = boxes[k].hi[a];
+        if (boxes[k].lo[a] < acc->lo[a])
+          acc->lo[a] = boxes[k].lo[a];
+        if (boxes[k].hi[a] > acc->hi[a])
+          acc->hi[a] = boxes[k].hi[a];
       }
 }
 
 /* A crop with a one-voxel frame: pad dims px, py, pz (pz = 1 in 2-D). */
 typedef struct {
   int64_t px, py, pz;
-  int pad_z;                 /* 1 in 3-D, 0 in 2-D */
+  int pad_z; /* 1 in 3-D, 0 in 2-D */
 } frame;
 
 /* Copy a mask (or, for IGNORE, any voxel of the real volume) into the
  * framed crop.  Voxels outside the volume are outside every mask. */
 static void
-crop_fill(const ss__grid *g, const bbox *b, const frame *fr,
-          const ss__mask *m, uint8_t *dst, int threads)
+crop_fill(const ss__grid *g, const bbox *b, const frame *fr, const ss__mask *m,
+          uint8_t *dst, int threads)
 {
-#pragma omp parallel for num_threads(threads) schedule(static) \
-        if (fr->px * fr->py * fr->pz >= SS_PAR_MIN_VOXELS)
+#pragma omp parallel for num_threads(threads)                                  \
+    schedule(static) if (fr->px * fr->py * fr->pz >= SS_PAR_MIN_VOXELS)
   for (int64_t k = 0; k < fr->pz; k++)
     for (int64_t j = 0; j < fr->py; j++) {
       const int64_t z = b->z0 + k - fr->pad_z, y = b->y0 + j - 1;
@@ -408,9 +467,21 @@ crop_fill(const ss__grid *g, const bbox *b, const frame *fr,
         continue;
       }
       const int64_t off = (z * g->ny + y) * g->nx;
-      for (int64_t i = 0; i < fr->px; i++) {
-        const int64_t x = b->x0 + i - 1;
-        o[i] = x >= 0 && x < g->nx ? (uint8_t)ss__mask_at(m, off + x) : 0;
+      /* the frame columns may fall outside the volume; the rest is a
+       * plain table lookup per voxel */
+      const int64_t i0 = b->x0 == 0 ? 1 : 0;
+      const int64_t i1 = b->x0 + fr->px - 1 > g->nx ? fr->px - 1 : fr->px;
+      o[0] = 0;
+      o[fr->px - 1] = 0;
+      const int64_t at = off + b->x0 - 1; /* voxel of column 0 */
+      if (m->width == 1) {
+        const uint8_t *src = m->idx;
+        for (int64_t i = i0; i < i1; i++)
+          o[i] = m->member[src[at + i]] != 0;
+      } else {
+        const uint16_t *src = m->idx;
+        for (int64_t i = i0; i < i1; i++)
+          o[i] = m->member[src[at + i]] != 0;
       }
     }
 }
@@ -420,36 +491,51 @@ crop_fill(const ss__grid *g, const bbox *b, const frame *fr,
  * and full are "no surfel"; so is a surfel with an ignored corner.  The
  * element map gets the code or 0. */
 static void
-surfel_codes(const uint8_t *m, const uint8_t *ig, const frame *fr,
-             bool two_d, uint8_t *el, int threads)
+surfel_codes(const uint8_t *m, const uint8_t *ig, const frame *fr, bool two_d,
+             uint8_t *el, int threads)
 {
   const int64_t px = fr->px, py = fr->py;
   const int64_t ex = px - 1, ey = py - 1, ez = two_d ? 1 : fr->pz - 1;
   const int full = two_d ? 15 : 255;
   const int64_t sz = two_d ? 0 : px * py;
-#pragma omp parallel for num_threads(threads) schedule(static) \
-        if (ex * ey * ez >= SS_PAR_MIN_VOXELS)
+#pragma omp parallel for num_threads(threads)                                  \
+    schedule(static) if (ex * ey * ez >= SS_PAR_MIN_VOXELS)
   for (int64_t k = 0; k < ez; k++)
     for (int64_t j = 0; j < ey; j++) {
-      const uint8_t *a = m + (k * py + j) * px;  /* (x, j, k) */
+      const uint8_t *a = m + (k * py + j) * px; /* (x, j, k) */
       const uint8_t *bq = a + px, *c = a + sz, *d = a + sz + px;
       const uint8_t *ia = ig ? ig + (k * py + j) * px : NULL;
       uint8_t *o = el + (k * ey + j) * ex;
-      for (int64_t i = 0; i < ex; i++) {
-        int code = a[i] | a[i + 1] << 1 | bq[i] << 2 | bq[i + 1] << 3;
-        if (!two_d)
-          code |= c[i] << 4 | c[i + 1] << 5 | d[i] << 6 | d[i + 1] << 7;
-        if (code == full)
-          code = 0;
-        if (code && ia) {
-          const uint8_t *ib = ia + px, *ic = ia + sz, *id = ia + sz + px;
-          int hit = ia[i] | ia[i + 1] | ib[i] | ib[i + 1];
-          if (!two_d)
-            hit |= ic[i] | ic[i + 1] | id[i] | id[i + 1];
-          if (hit)
-            code = 0;
+      /* codes first (a branch-free loop the compiler can vectorise), then
+       * the ignore rule on the few non-zero ones */
+      if (two_d) {
+#pragma omp simd
+        for (int64_t i = 0; i < ex; i++) {
+          const uint8_t code
+              = (uint8_t)(a[i] | a[i + 1] << 1 | bq[i] << 2 | bq[i + 1] << 3);
+          o[i] = code == full ? 0 : code;
         }
-        o[i] = (uint8_t)code;
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < ex; i++) {
+          const uint8_t code
+              = (uint8_t)(a[i] | a[i + 1] << 1 | bq[i] << 2 | bq[i + 1] << 3
+                          | c[i] << 4 | c[i + 1] << 5 | d[i] << 6
+                          | d[i + 1] << 7);
+          o[i] = code == full ? 0 : code;
+        }
+      }
+      if (ia == NULL)
+        continue;
+      const uint8_t *ib = ia + px, *ic = ia + sz, *id = ia + sz + px;
+      for (int64_t i = 0; i < ex; i++) {
+        if (!o[i])
+          continue;
+        int hit = ia[i] | ia[i + 1] | ib[i] | ib[i + 1];
+        if (!two_d)
+          hit |= ic[i] | ic[i + 1] | id[i] | id[i + 1];
+        if (hit)
+          o[i] = 0;
       }
     }
 }
@@ -458,14 +544,14 @@ surfel_codes(const uint8_t *m, const uint8_t *ig, const frame *fr,
  * the volume is background) on the unframed crop (px-2, py-2, pz-2 or 1);
  * ignored voxels are dropped.  The element map gets 1 or 0. */
 static void
-voxel_border(const uint8_t *m, const uint8_t *ig, const frame *fr,
-             bool two_d, uint8_t *el, int threads)
+voxel_border(const uint8_t *m, const uint8_t *ig, const frame *fr, bool two_d,
+             uint8_t *el, int threads)
 {
   const int64_t px = fr->px, py = fr->py;
   const int64_t ex = px - 2, ey = py - 2, ez = two_d ? 1 : fr->pz - 2;
   const int64_t sz = px * py;
-#pragma omp parallel for num_threads(threads) schedule(static) \
-        if (ex * ey * ez >= SS_PAR_MIN_VOXELS)
+#pragma omp parallel for num_threads(threads)                                  \
+    schedule(static) if (ex * ey * ez >= SS_PAR_MIN_VOXELS)
   for (int64_t k = 0; k < ez; k++)
     for (int64_t j = 0; j < ey; j++) {
       const int64_t row = ((k + fr->pad_z) * py + j + 1) * px + 1;
@@ -483,7 +569,7 @@ voxel_border(const uint8_t *m, const uint8_t *ig, const frame *fr,
 /*---- Distances and summaries -------------------------------------------*/
 
 typedef struct {
-  double d, w;               /* distance in mm, weight (area or 1) */
+  double d, w; /* distance in mm, weight (area or 1) */
 } dist_w;
 
 /* The elements of EL (non-zero) in raster order with their distance
@@ -491,15 +577,15 @@ typedef struct {
  * raster order for any thread count. */
 static ss_status
 gather(const uint8_t *el, const double *dist2, int64_t ex, int64_t ey,
-       int64_t ez, const double wt[256], int threads, dist_w **out,
-       int64_t *n, ss_error *err)
+       int64_t ez, const double wt[256], int threads, dist_w **out, int64_t *n,
+       ss_error *err)
 {
   const int64_t slice = ex * ey;
   int64_t *off = calloc((size_t)ez + 1, sizeof *off);
   if (off == NULL)
     return ss__fail(err, SS_ENOMEM, "boundary: out of memory");
-#pragma omp parallel for num_threads(threads) schedule(static) \
-        if (slice * ez >= SS_PAR_MIN_VOXELS)
+#pragma omp parallel for num_threads(threads)                                  \
+    schedule(static) if (slice * ez >= SS_PAR_MIN_VOXELS)
   for (int64_t k = 0; k < ez; k++) {
     int64_t c = 0;
     for (int64_t i = 0; i < slice; i++)
@@ -515,8 +601,8 @@ gather(const uint8_t *el, const double *dist2, int64_t ex, int64_t ey,
     return ss__fail(err, SS_ENOMEM, "boundary: out of memory");
   }
   dist_w *o = *out;
-#pragma omp parallel for num_threads(threads) schedule(static) \
-        if (slice * ez >= SS_PAR_MIN_VOXELS)
+#pragma omp parallel for num_threads(threads)                                  \
+    schedule(static) if (slice * ez >= SS_PAR_MIN_VOXELS)
   for (int64_t k = 0; k < ez; k++) {
     int64_t at = off[k];
     for (int64_t i = k * slice; i < (k + 1) * slice; i++)
@@ -570,14 +656,22 @@ pick(uint64_t *s, int64_t lo, int64_t hi)
   return lo + (int64_t)(*s % (uint64_t)(hi - lo));
 }
 
-/* Weighted selection: the smallest distance whose cumulative weight
- * (over elements sorted by distance) reaches T.  Quickselect on weights,
- * expected linear time; the input order is permuted. */
+/* Relative slack of the weighted percentile: the cumulative weight
+ * "reaches" the target when it is within SS_PCT_SLACK * total of it, so a
+ * cumulative weight equal to the target in exact arithmetic counts
+ * whatever the rounding of the sums (e.g. p = 50 on a symmetric shape). */
+#define SS_PCT_SLACK 1e-11
+
+/* Weighted selection: the smallest distance whose cumulative weight (over
+ * the elements sorted by distance) reaches T - SLACK.  Quickselect with
+ * three-way partitions, expected linear time; the input order is
+ * permuted. */
 static double
-select_weighted(dist_w *a, int64_t n, double t)
+select_weighted(dist_w *a, int64_t n, double t, double slack)
 {
   uint64_t seed = 0x9e3779b97f4a7c15u;
   int64_t lo = 0, hi = n;
+  double below = 0; /* weight of the elements left of lo */
   for (;;) {
     if (hi - lo == 1)
       return a[lo].d;
@@ -585,12 +679,12 @@ select_weighted(dist_w *a, int64_t n, double t)
     int64_t lt, gt;
     double wl, we;
     partition3(a, lo, hi, p, &lt, &gt, &wl, &we);
-    if (lt > lo && wl >= t)
+    if (lt > lo && below + wl >= t - slack)
       hi = lt;
-    else if (wl + we >= t || gt == hi)   /* gt == hi: rounding left T out */
-      return p;
+    else if (below + wl + we >= t - slack || gt == hi)
+      return p; /* gt == hi: nothing larger is left */
     else {
-      t -= wl + we;
+      below += wl + we;
       lo = gt;
     }
   }
@@ -645,16 +739,15 @@ percentile_linear(dist_w *a, int64_t n, double p)
  * the other surface. */
 typedef struct {
   double max, sum_wd, sum_w;
-  double within[SS_MAX_TOLERANCES];      /* weight with d <= tau */
+  double within[SS_MAX_TOLERANCES]; /* weight with d <= tau */
   double pct[SS_MAX_PERCENTILES];
 } directed;
 
 static void
-summarise(dist_w *a, int64_t n, const ss_plan *plan, bool weighted,
-          directed *s)
+summarise(dist_w *a, int64_t n, const ss_plan *plan, bool weighted, directed *s)
 {
   memset(s, 0, sizeof *s);
-  for (int64_t i = 0; i < n; i++) {      /* raster order: deterministic */
+  for (int64_t i = 0; i < n; i++) { /* raster order: deterministic */
     s->max = a[i].d > s->max ? a[i].d : s->max;
     s->sum_wd += a[i].w * a[i].d;
     s->sum_w += a[i].w;
@@ -667,7 +760,8 @@ summarise(dist_w *a, int64_t n, const ss_plan *plan, bool weighted,
     if (p >= 100)
       s->pct[k] = s->max;
     else if (weighted)
-      s->pct[k] = select_weighted(a, n, p / 100.0 * s->sum_w);
+      s->pct[k] = select_weighted(a, n, p / 100.0 * s->sum_w,
+                                  SS_PCT_SLACK * s->sum_w);
     else
       s->pct[k] = percentile_linear(a, n, p);
   }
@@ -678,8 +772,8 @@ summarise(dist_w *a, int64_t n, const ss_plan *plan, bool weighted,
 static ss_metric
 metric_of(double v)
 {
-  return (ss_metric){ isfinite(v) ? v : 0, isfinite(v) ? SS_DEFINED
-                                                      : SS_NOT_FINITE };
+  return (ss_metric){ isfinite(v) ? v : 0,
+                      isfinite(v) ? SS_DEFINED : SS_NOT_FINITE };
 }
 
 /* Fill OUT for empty surfaces: WHY for every distance, NSD 0 unless both
@@ -694,7 +788,8 @@ fill_empty(const ss_plan *plan, ss_undef why, ss_boundary *out)
   out->assd = out->masd = out->asd_pred_to_ref = out->asd_ref_to_pred = u;
   for (int t = 0; t < SS_MAX_TOLERANCES; t++)
     out->nsd[t] = why == SS_BOTH_EMPTY || t >= plan->ntolerances
-                      ? u : (ss_metric){ 0, SS_DEFINED };
+                      ? u
+                      : (ss_metric){ 0, SS_DEFINED };
 }
 
 static void
@@ -726,8 +821,9 @@ check_plan(const ss_plan *plan, ss_error *err)
 {
   if (plan->npercentiles < 0 || plan->npercentiles > SS_MAX_PERCENTILES
       || plan->ntolerances < 0 || plan->ntolerances > SS_MAX_TOLERANCES)
-    return ss__fail(err, SS_EINVAL, "boundary: too many percentiles or "
-                                    "tolerances");
+    return ss__fail(err, SS_EINVAL,
+                    "boundary: too many percentiles or "
+                    "tolerances");
   for (int k = 0; k < plan->npercentiles; k++)
     if (!(plan->percentiles[k] >= 0 && plan->percentiles[k] <= 100))
       return ss__fail(err, SS_EINVAL,
@@ -742,10 +838,10 @@ check_plan(const ss_plan *plan, ss_error *err)
 
 /* Work buffers of one class, released together. */
 typedef struct {
-  uint8_t *mp, *mr, *ig;     /* framed crops */
-  uint8_t *ep, *er;          /* element maps */
+  uint8_t *mp, *mr, *ig; /* framed crops */
+  uint8_t *ep, *er;      /* element maps */
   double *dist2;
-  dist_w *dp, *dr;           /* pred -> ref, ref -> pred */
+  dist_w *dp, *dr; /* pred -> ref, ref -> pred */
 } work;
 
 static void
@@ -762,9 +858,9 @@ work_free(work *w)
 }
 
 ss_status
-ss__boundary_class(const ss__grid *g, const ss__mask *pred,
-                   const ss__mask *ref, const ss__mask *ignore,
-                   const ss_plan *plan, ss_boundary *out, ss_error *err)
+ss__boundary_class(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
+                   const ss__mask *ignore, const ss_plan *plan,
+                   ss_boundary *out, ss_error *err)
 {
   return ss__boundary_class_in(g, pred, ref, ignore, NULL, plan, out, err);
 }
@@ -797,14 +893,16 @@ ss__boundary_class_in(const ss__grid *g, const ss__mask *pred,
       reg.lo[a] = hint->lo[a] > 0 ? hint->lo[a] : 0;
       reg.hi[a] = hint->hi[a] < reg.hi[a] ? hint->hi[a] : reg.hi[a];
       if (reg.hi[a] < reg.lo[a])
-        reg.hi[a] = reg.lo[a];             /* empty hint: nothing inside */
+        reg.hi[a] = reg.lo[a]; /* empty hint: nothing inside */
     }
   bbox b;
   box_scan(g, pred, ref, &reg, threads, &b);
   if (!b.any_pred || !b.any_ref) {
-    fill_empty(plan, !b.any_pred && !b.any_ref ? SS_BOTH_EMPTY
-                     : !b.any_pred             ? SS_PRED_EMPTY
-                                               : SS_REF_EMPTY, out);
+    fill_empty(plan,
+               !b.any_pred && !b.any_ref ? SS_BOTH_EMPTY
+               : !b.any_pred             ? SS_PRED_EMPTY
+                                         : SS_REF_EMPTY,
+               out);
     return SS_OK;
   }
 
@@ -819,12 +917,12 @@ ss__boundary_class_in(const ss__grid *g, const ss__mask *pred,
     return ss__fail(err, SS_ETOOBIG, "boundary: crop too large");
 
   work w = { 0 };
-  w.mp = malloc((size_t)nf);
-  w.mr = malloc((size_t)nf);
-  w.ig = ignore ? malloc((size_t)nf) : NULL;
-  w.ep = malloc((size_t)ne);
-  w.er = malloc((size_t)ne);
-  w.dist2 = malloc((size_t)nd);
+  w.mp = ss__big_alloc((size_t)nf);
+  w.mr = ss__big_alloc((size_t)nf);
+  w.ig = ignore ? ss__big_alloc((size_t)nf) : NULL;
+  w.ep = ss__big_alloc((size_t)ne);
+  w.er = ss__big_alloc((size_t)ne);
+  w.dist2 = ss__big_alloc((size_t)nd);
   if (!w.mp || !w.mr || (ignore && !w.ig) || !w.ep || !w.er || !w.dist2) {
     st = ss__fail(err, SS_ENOMEM, "boundary: out of memory");
     goto fail;
@@ -853,20 +951,22 @@ ss__boundary_class_in(const ss__grid *g, const ss__mask *pred,
   /* pred -> ref: distance map of the reference surface read at the
    * prediction's elements; then the other way round. */
   int64_t np = 0, nr = 0;
-  st = ss__edt_sq(w.er, ex, ey, ez, sp, w.dist2, threads, err);
+  st = ss__edt_sq_at(w.er, w.ep, ex, ey, ez, sp, w.dist2, threads, err);
   if (st == SS_OK)
     st = gather(w.ep, w.dist2, ex, ey, ez, wt, threads, &w.dp, &np, err);
   if (st == SS_OK)
-    st = ss__edt_sq(w.ep, ex, ey, ez, sp, w.dist2, threads, err);
+    st = ss__edt_sq_at(w.ep, w.er, ex, ey, ez, sp, w.dist2, threads, err);
   if (st == SS_OK)
     st = gather(w.er, w.dist2, ex, ey, ez, wt, threads, &w.dr, &nr, err);
   if (st != SS_OK)
     goto fail;
 
-  if (np == 0 || nr == 0) {  /* every element fell in the ignore region */
-    fill_empty(plan, np == 0 && nr == 0 ? SS_BOTH_EMPTY
-                     : np == 0          ? SS_PRED_EMPTY
-                                        : SS_REF_EMPTY, out);
+  if (np == 0 || nr == 0) { /* every element fell in the ignore region */
+    fill_empty(plan,
+               np == 0 && nr == 0 ? SS_BOTH_EMPTY
+               : np == 0          ? SS_PRED_EMPTY
+                                  : SS_REF_EMPTY,
+               out);
   } else {
     directed dpr, drp;
     summarise(w.dp, np, plan, surfel, &dpr);

@@ -71,23 +71,54 @@ find_halving(int32_t *lab, int32_t x)
   return x;
 }
 
-/* Merge the sets of A and B (both in the caller's slab); the smaller root
- * wins, so the root stays the first voxel in raster order. */
-static void
-unite_local(int32_t *lab, int32_t a, int32_t b)
+/* The offsets still worth visiting when the left neighbour (-1,0,0) is in
+ * the mask: O is skipped when O + (1,0,0) is itself a backward offset,
+ * because that voxel is then a backward neighbour of the left voxel and
+ * already joined to it (same bounds, same slab).  26: 4 of 12 remain; 18:
+ * 4 of 8; 6: 2 of 2.  The left offset itself is not listed. */
+static int
+after_left_offsets(const nb_offset *off, int noff, nb_offset *out)
 {
-  int32_t ra = find_halving(lab, a), rb = find_halving(lab, b);
-  if (ra < rb)
-    lab[rb] = ra + 1;
-  else if (rb < ra)
-    lab[ra] = rb + 1;
+  int n = 0;
+  for (int k = 0; k < noff; k++) {
+    if (off[k].dx == -1 && off[k].dy == 0 && off[k].dz == 0)
+      continue;
+    bool covered = false;
+    for (int q = 0; q < noff; q++)
+      covered |= off[q].dx == off[k].dx + 1 && off[q].dy == off[k].dy &&
+                 off[q].dz == off[k].dz;
+    if (!covered)
+      out[n++] = off[k];
+  }
+  return n;
+}
+
+/* Join voxel I (root RI) with the set of J; returns I's root.  The smaller
+ * root wins, so a root stays the first voxel of its set in raster order. */
+static inline int32_t
+join(int32_t *lab, int32_t ri, int64_t j)
+{
+  if (lab[j] - 1 == ri)
+    return ri;
+  int32_t rj = find_halving(lab, (int32_t)j);
+  if (rj < ri) {
+    lab[ri] = rj + 1;
+    return rj;
+  }
+  if (rj > ri)
+    lab[rj] = ri + 1;
+  return ri;
 }
 
 /* Phase 1: label the planes [z0, z1) looking only at neighbours inside the
- * slab. */
+ * slab.  RI is kept as the root of the current voxel, so a neighbour that
+ * already points at it (the common case inside an object) costs one load.
+ * When the left voxel is in the mask only the offsets of AFTER are left to
+ * visit (after_left_offsets). */
 static void
 label_slab(const uint8_t *mask, int32_t *lab, int64_t nx, int64_t ny,
-           int64_t z0, int64_t z1, const nb_offset *off, int noff)
+           int64_t z0, int64_t z1, const nb_offset *all, int nall,
+           const nb_offset *after, int nafter)
 {
   const int64_t plane = nx * ny;
   for (int64_t z = z0; z < z1; z++)
@@ -99,14 +130,23 @@ label_slab(const uint8_t *mask, int32_t *lab, int64_t nx, int64_t ny,
           lab[i] = 0;
           continue;
         }
-        lab[i] = (int32_t)i + 1;
+        int32_t ri = (int32_t)i;
+        lab[i] = ri + 1;
+        const nb_offset *off = all;
+        int noff = nall;
+        if (x > 0 && mask[i - 1]) {
+          ri = find_halving(lab, (int32_t)(i - 1));
+          lab[i] = ri + 1;
+          off = after;
+          noff = nafter;
+        }
         for (int k = 0; k < noff; k++) {
           int64_t xx = x + off[k].dx, yy = y + off[k].dy, zz = z + off[k].dz;
           if (xx < 0 || xx >= nx || yy < 0 || yy >= ny || zz < z0)
             continue;
           int64_t j = i + off[k].dx + off[k].dy * nx + off[k].dz * plane;
           if (mask[j])
-            unite_local(lab, (int32_t)i, (int32_t)j);
+            ri = join(lab, ri, j);
         }
       }
     }
@@ -189,8 +229,9 @@ ss__components(const uint8_t *mask, int64_t nx, int64_t ny, int64_t nz,
                     "components: more than 2^31 - 2 voxels");
   const int64_t plane = (int64_t)plane_u, nvox = (int64_t)nvox_u;
 
-  nb_offset off[13];
+  nb_offset off[13], after[13];
   const int noff = backward_offsets(connectivity, off);
+  const int nafter = after_left_offsets(off, noff, after);
 
   int nslab = nvox >= SS_PAR_MIN_VOXELS ? threads : 1;
   if (nslab < 1)
@@ -218,7 +259,8 @@ ss__components(const uint8_t *mask, int64_t nx, int64_t ny, int64_t nz,
 #pragma omp parallel for num_threads(nslab) schedule(static, 1) \
         if(nslab > 1)
   for (int s = 0; s < nslab; s++)
-    label_slab(mask, labels_out, nx, ny, zs[s], zs[s + 1], off, noff);
+    label_slab(mask, labels_out, nx, ny, zs[s], zs[s + 1], off, noff, after,
+               nafter);
 
   int64_t nlinked = 0;
   for (int s = 1; s < nslab; s++)

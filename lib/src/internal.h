@@ -93,6 +93,16 @@ SS_NODISCARD ss_status ss__edt_sq(const uint8_t *feature, int64_t nx,
                                   int64_t ny, int64_t nz, const double sp[3],
                                   double *out, int threads, ss_error *err);
 
+/* ss__edt_sq where only the voxels whose QUERY byte is non-zero are
+ * needed: OUT holds the same values there and is unspecified elsewhere
+ * (the last 1-D pass skips lines without a query and evaluates only at
+ * queries).  Used for surface distances. */
+SS_NODISCARD ss_status ss__edt_sq_at(const uint8_t *feature,
+                                     const uint8_t *query, int64_t nx,
+                                     int64_t ny, int64_t nz,
+                                     const double sp[3], double *out,
+                                     int threads, ss_error *err);
+
 /* One class's boundary metrics (boundary.c): crops to the union bounding
  * box of PRED and REF plus a margin, extracts surfaces per plan->surface,
  * and fills OUT (percentiles, tolerances from the plan).  IGNORE, when
@@ -184,12 +194,15 @@ SS_NODISCARD ss_status ss__ssim3d(const double *p, const uint8_t *g,
                                   int threads, double *out, ss_error *err);
 /* Lesion-wise metrics of one class (lesions.c): components of PRED and
  * REF (minus IGNORE when not NULL) under plan->lesion, matching, counts
- * and per-lesion Dice and HD95.  On SS_OK *OUT owns a new report (free
- * with ss_lesion_report_free). */
+ * and per-lesion Dice and HD95.  BOX, when not NULL, is a voxel box
+ * {x0, y0, z0, x1, y1, z1} (inclusive; x1 < x0 when empty) known to hold
+ * every voxel of PRED and REF, which saves a pass over the grid.  On
+ * SS_OK *OUT owns a new report (free with ss_lesion_report_free). */
 SS_NODISCARD ss_status ss__lesions_class(const ss__grid *g,
                                          const ss__mask *pred,
                                          const ss__mask *ref,
                                          const ss__mask *ignore,
+                                         const int64_t *box,
                                          const ss_plan *plan,
                                          ss_lesion_report **out,
                                          ss_error *err);

@@ -22,6 +22,7 @@ ss_lesion_options_init(ss_lesion_options *o)
   o->match = SS_LESION_MATCH_ANY_OVERLAP;
   o->iou_threshold = 0.5;
   o->min_side = SS_LESION_MIN_BOTH;
+  o->list_lesions = true;
 }
 
 void
@@ -85,9 +86,12 @@ union_box(const ss__grid *g, const ss__mask *pred, const ss__mask *ref,
         if (!(ss__mask_at(pred, i) || ss__mask_at(ref, i)) ||
             (ignore != NULL && ss__mask_at(ignore, i)))
           continue;
-        x0 = x < x0 ? x : x0;  x1 = x > x1 ? x : x1;
-        y0 = y < y0 ? y : y0;  y1 = y > y1 ? y : y1;
-        z0 = z < z0 ? z : z0;  z1 = z > z1 ? z : z1;
+        x0 = x < x0 ? x : x0;
+        x1 = x > x1 ? x : x1;
+        y0 = y < y0 ? y : y0;
+        y1 = y > y1 ? y : y1;
+        z0 = z < z0 ? z : z0;
+        z1 = z > z1 ? z : z1;
       }
   if (x1 < 0)
     return false;
@@ -155,7 +159,7 @@ dilate18(uint8_t *src, uint8_t *tmp, const int64_t n[3], int iter,
   *result = a;
 }
 
-/*---- overlap table -----------------------------------------------------------*/
+/*---- overlap table ---------------------------------------------------------*/
 
 /* (match label, prediction label) -> voxel counts: TOUCH counts shared
  * voxels of the match region (the dilated reference when dilating),
@@ -218,7 +222,7 @@ pair_add(pair_map *pm, int32_t m, int32_t p, int inter)
   return true;
 }
 
-/*---- stats pass --------------------------------------------------------------*/
+/*---- stats pass ------------------------------------------------------------*/
 
 static void
 box_add(box3 *b, int64_t voxels_before, int64_t x, int64_t y, int64_t z)
@@ -262,7 +266,7 @@ stats_pass(const crop *c, comp_stat *ps, comp_stat *rs, pair_map *pairs)
   return true;
 }
 
-/*---- matching ----------------------------------------------------------------*/
+/*---- matching --------------------------------------------------------------*/
 
 /* An accepted or candidate match between reference lesion R and
  * prediction lesion P (report ids). */
@@ -352,7 +356,7 @@ link_matches(ss_lesion_report *rep, match *acc, int64_t n)
   }
 }
 
-/*---- per-lesion Dice and HD95 ------------------------------------------------*/
+/*---- per-lesion Dice and HD95 ----------------------------------------------*/
 
 static ss_metric
 defined(double v)
@@ -419,7 +423,7 @@ lesion_hd95(const ss__grid *g, const crop *c, const ss_lesion *l, int32_t m,
   return st;
 }
 
-/*---- summary numbers ---------------------------------------------------------*/
+/*---- summary numbers -------------------------------------------------------*/
 
 static void
 summarise(ss_lesion_report *rep, const ss_plan *plan)
@@ -473,7 +477,7 @@ summarise(ss_lesion_report *rep, const ss_plan *plan)
                            : undefined(SS_NOT_FINITE);
 }
 
-/*---- the class ---------------------------------------------------------------*/
+/*---- the class -------------------------------------------------------------*/
 
 static ss_status
 check_options(const ss_lesion_options *o, ss_error *err)
@@ -709,7 +713,8 @@ done:
 ss_status
 ss__lesions_class(const ss__grid *g, const ss__mask *pred,
                   const ss__mask *ref, const ss__mask *ignore,
-                  const ss_plan *plan, ss_lesion_report **out, ss_error *err)
+                  const int64_t *box, const ss_plan *plan,
+                  ss_lesion_report **out, ss_error *err)
 {
   *out = NULL;
   ss_lesion_options o;
@@ -730,8 +735,13 @@ ss__lesions_class(const ss__grid *g, const ss__mask *pred,
   if (rep == NULL)
     return ss__fail(err, SS_ENOMEM, "lesions: out of memory");
 
-  box3 ub;
-  if (!union_box(g, pred, ref, ignore, threads, &ub)) {
+  box3 ub = { { 0, 0, 0 }, { -1, -1, -1 } };
+  if (box != NULL) {
+    if (box[3] >= box[0])
+      ub = (box3){ { box[0], box[1], box[2] }, { box[3], box[4], box[5] } };
+  }
+  if (box != NULL ? ub.hi[0] < ub.lo[0]
+                  : !union_box(g, pred, ref, ignore, threads, &ub)) {
     summarise(rep, plan);
     *out = rep;
     return SS_OK;
@@ -774,29 +784,122 @@ done:
   return SS_OK;
 }
 
+/* Bounding box of every label index of V in one pass (BOXES[k], lo > hi
+ * when absent).  Runs of one label along x update a box once.  Threads
+ * keep their own boxes, merged afterwards: min and max do not depend on
+ * the order. */
+static ss_status
+label_boxes(const ss_volume *v, int threads, box3 **out, ss_error *err)
+{
+  const int64_t nx = v->info.nx, ny = v->info.ny, nz = v->info.nz;
+  const int nl = v->nlabels > 0 ? v->nlabels : 1;
+  const int nt = v->nvox >= SS_PAR_MIN_VOXELS ? threads : 1;
+  box3 *all = malloc(sizeof *all * (size_t)nl * (size_t)(nt + 1));
+  if (all == NULL)
+    return ss__fail(err, SS_ENOMEM, "lesions: out of memory");
+  for (size_t k = 0; k < (size_t)nl * (size_t)(nt + 1); k++)
+    all[k] = (box3){ { INT64_MAX, INT64_MAX, INT64_MAX }, { -1, -1, -1 } };
+#pragma omp parallel num_threads(nt) if(nt > 1)
+  {
+    int t = 0;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+#endif
+    box3 *b = all + (size_t)nl * (size_t)(t + 1);
+#pragma omp for schedule(static)
+    for (int64_t z = 0; z < nz; z++)
+      for (int64_t y = 0; y < ny; y++) {
+        const int64_t row = nx * (y + ny * z);
+        for (int64_t x = 0; x < nx;) {
+          unsigned k = v->idx_width == 1
+                           ? ((const uint8_t *)v->idx)[row + x]
+                           : ((const uint16_t *)v->idx)[row + x];
+          int64_t x1 = x;
+          while (x1 + 1 < nx &&
+                 (v->idx_width == 1
+                      ? ((const uint8_t *)v->idx)[row + x1 + 1]
+                      : ((const uint16_t *)v->idx)[row + x1 + 1]) == k)
+            x1++;
+          box3 *q = &b[k];
+          q->lo[0] = x < q->lo[0] ? x : q->lo[0];
+          q->hi[0] = x1 > q->hi[0] ? x1 : q->hi[0];
+          q->lo[1] = y < q->lo[1] ? y : q->lo[1];
+          q->hi[1] = y > q->hi[1] ? y : q->hi[1];
+          q->lo[2] = z < q->lo[2] ? z : q->lo[2];
+          q->hi[2] = z > q->hi[2] ? z : q->hi[2];
+          x = x1 + 1;
+        }
+      }
+  }
+  for (int t = 1; t <= nt; t++)
+    for (int k = 0; k < nl; k++)
+      for (int a = 0; a < 3; a++) {
+        const box3 *q = &all[(size_t)nl * (size_t)t + (size_t)k];
+        box3 *d = &all[k];
+        d->lo[a] = q->lo[a] < d->lo[a] ? q->lo[a] : d->lo[a];
+        d->hi[a] = q->hi[a] > d->hi[a] ? q->hi[a] : d->hi[a];
+      }
+  *out = all;
+  return SS_OK;
+}
+
+/* The class box from the label boxes of its members (x1 < x0: empty). */
+static void
+class_box(const box3 *pb, const uint8_t *pm, int np, const box3 *rb,
+          const uint8_t *rm, int nr, int64_t out[6])
+{
+  box3 c = { { INT64_MAX, INT64_MAX, INT64_MAX }, { -1, -1, -1 } };
+  for (int side = 0; side < 2; side++) {
+    const box3 *b = side ? rb : pb;
+    const uint8_t *m = side ? rm : pm;
+    for (int k = 0; k < (side ? nr : np); k++) {
+      if (!m[k] || b[k].hi[0] < 0)
+        continue;
+      for (int a = 0; a < 3; a++) {
+        c.lo[a] = b[k].lo[a] < c.lo[a] ? b[k].lo[a] : c.lo[a];
+        c.hi[a] = b[k].hi[a] > c.hi[a] ? b[k].hi[a] : c.hi[a];
+      }
+    }
+  }
+  for (int a = 0; a < 3; a++) {
+    out[a] = c.hi[0] < 0 ? 0 : c.lo[a];
+    out[3 + a] = c.hi[a];
+  }
+}
+
 ss_status
 ss__lesions_run(ss_report *rep, const ss_volume *p, const ss_volume *r,
                 const ss_plan *plan, const uint8_t *pm, const uint8_t *rm,
                 int ignore_r, ss_error *err)
 {
   const size_t sp = (size_t)p->nlabels + 1, sr = (size_t)r->nlabels + 1;
+  const int threads = ss__threads(plan);
   uint8_t *ig = NULL;
-  if (ignore_r >= 0) {
+  box3 *pbox = NULL, *rbox = NULL;
+  ss_status st = label_boxes(p, threads, &pbox, err);
+  if (st == SS_OK)
+    st = label_boxes(r, threads, &rbox, err);
+  if (st == SS_OK && ignore_r >= 0) {
     if ((ig = calloc(sr, 1)) == NULL)
-      return ss__fail(err, SS_ENOMEM, "lesions: out of memory");
-    ig[ignore_r] = 1;
+      st = ss__fail(err, SS_ENOMEM, "lesions: out of memory");
+    else
+      ig[ignore_r] = 1;
   }
   const ss__grid g = { r->info.nx, r->info.ny, r->info.nz,
                        { r->info.spacing_mm[0], r->info.spacing_mm[1],
                          r->info.spacing_mm[2] } };
   const ss__mask im = { r->idx, r->idx_width, ig };
-  ss_status st = SS_OK;
   for (int i = 0; i < rep->nclasses && st == SS_OK; i++) {
     const ss__mask pmask = { p->idx, p->idx_width, pm + sp * (size_t)i };
     const ss__mask rmask = { r->idx, r->idx_width, rm + sr * (size_t)i };
-    st = ss__lesions_class(&g, &pmask, &rmask, ig != NULL ? &im : NULL, plan,
-                           &rep->classes[i].lesions, err);
+    int64_t box[6];
+    class_box(pbox, pmask.member, p->nlabels, rbox, rmask.member,
+              r->nlabels, box);
+    st = ss__lesions_class(&g, &pmask, &rmask, ig != NULL ? &im : NULL, box,
+                           plan, &rep->classes[i].lesions, err);
   }
   free(ig);
+  free(pbox);
+  free(rbox);
   return st;
 }

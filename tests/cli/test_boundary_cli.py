@@ -225,5 +225,69 @@ def test_threads_give_identical_boundary():
         assert a["classes"] == b["classes"]
 
 
+@case
+def test_number_keys_are_plain_decimals():
+    # DESIGN.md section 2: keys are the shortest decimal, so percentile 50
+    # is "hd50" (not "hd5e+01") and a 10 mm tolerance is "10".
+    rep = score("vox_p.nii.gz", "vox_r.nii.gz",
+                {"percentiles": [50, 99.5, 100], "nsd_tolerances_mm": [10, 0.25]})
+    b = cls(rep, 1)["boundary"]
+    for k in ("hd50", "hd50_pred_to_ref", "hd99.5", "hd99.5_ref_to_pred",
+              "hd100"):
+        assert k in b, list(b)
+    assert list(b["nsd"]) == ["10", "0.25"], b["nsd"]
+    near(b["nsd"]["10"], 1.0)
+    near(b["hd100"], 1.5)
+    near(b["hd50"], 1.0)  # half the surfel area at 1.0 mm, cumulative 0.5
+
+
+@case
+def test_voxel_mode_matches_scipy_reference():
+    # An independent voxel-mode implementation as MONAI / MetricsReloaded /
+    # medpy compute it: edges = mask XOR binary_erosion(mask) (cross
+    # structure, outside = background), scipy's exact EDT with sampling =
+    # spacing, numpy's linear percentiles.  Skipped without scipy.
+    try:
+        from scipy import ndimage
+    except ImportError:
+        print("  (scipy not installed: skipped)")
+        return
+    rng = np.random.default_rng(11)
+    sp = (0.703125, 1.125, 2.3125)  # exact in the float32 pixdim
+    shape = (60, 50, 30)
+    x, y, z = np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, sp)],
+                          indexing="ij")
+    def blob(cx, cy, cz, r, wob):
+        d = np.sqrt((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2)
+        return d <= r * (1 + wob * np.sin(x / 3.0) * np.cos(y / 4.0))
+    ref = blob(20, 27, 33, 14, 0.1) | (rng.random(shape) < 0.002)
+    pred = blob(22, 26, 35, 13, 0.15) | (rng.random(shape) < 0.002)
+    nii.write(path("sp_p.nii.gz"), pred.astype(np.uint8), sp)
+    nii.write(path("sp_r.nii.gz"), ref.astype(np.uint8), sp)
+    pct, tol = [95, 50, 99], [1, 2.5]
+    rep = score("sp_p.nii.gz", "sp_r.nii.gz",
+                {"surface": "voxel", "percentiles": pct,
+                 "nsd_tolerances_mm": tol})
+    b = cls(rep, 1)["boundary"]
+
+    def edge(m):
+        return m ^ ndimage.binary_erosion(m)
+    ep, er = edge(pred), edge(ref)
+    d_pr = ndimage.distance_transform_edt(~er, sampling=sp)[ep]
+    d_rp = ndimage.distance_transform_edt(~ep, sampling=sp)[er]
+    near(b["hd_pred_to_ref"], d_pr.max())
+    near(b["hd_ref_to_pred"], d_rp.max())
+    near(b["asd_pred_to_ref"], d_pr.mean())
+    near(b["assd"], np.concatenate([d_pr, d_rp]).mean())
+    near(b["masd"], (d_pr.mean() + d_rp.mean()) / 2)
+    for p in pct:
+        near(b[f"hd{p}_pred_to_ref"], np.percentile(d_pr, p))
+        near(b[f"hd{p}_ref_to_pred"], np.percentile(d_rp, p))
+        near(b[f"hd{p}"], max(np.percentile(d_pr, p), np.percentile(d_rp, p)))
+    for t in tol:
+        want = ((d_pr <= t).sum() + (d_rp <= t).sum()) / (d_pr.size + d_rp.size)
+        near(b["nsd"][("%g" % t)], want)
+
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

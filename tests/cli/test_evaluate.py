@@ -252,5 +252,26 @@ def test_usage_errors():
     assert json.loads(p.stderr)["field"] == "pred-dir"
 
 
+@case
+def test_failed_case_is_listed_not_fatal():
+    bp, br = os.path.join(TMP, "bad_p"), os.path.join(TMP, "bad_r")
+    os.makedirs(bp)
+    os.makedirs(br)
+    for n in ("x1", "x2"):
+        nii.write(os.path.join(br, n + ".nii.gz"),
+                  np.ones((4, 4, 4), np.uint8))
+    nii.write(os.path.join(bp, "x1.nii.gz"), np.ones((4, 4, 4), np.uint8))
+    open(os.path.join(bp, "x2.nii"), "wb").write(b"not a nifti file")
+    p = run("evaluate", "--pred-dir", bp, "--ref-dir", br)
+    out = json.loads(p.stdout)
+    ev = out["evaluate"]
+    assert ev["n_pairs"] == 2 and ev["n_scored"] == 1, ev
+    assert ev["failed"][0]["case"] == "x2", ev
+    assert ev["failed"][0]["problem"]["field"] == "prediction", ev
+    assert out["summary"]["n_cases"] == 1
+    assert "1 case(s) failed" in p.stderr
+    run("evaluate", "--pred-dir", bp, "--ref-dir", br, "--strict", code=3)
+
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -109,6 +109,17 @@ def test_lesions_iou_rule_and_hd95():
 
 
 @case
+def test_lesion_lists_can_be_left_out():
+    r = score(path("les_pred.nii.gz"), path("les_ref.nii.gz"), "--options",
+              '{"metrics":["lesions"],"lesions":{"list":false}}')
+    l1 = cls(r, 1)["lesions"]
+    assert "reference_lesions" not in l1 and "prediction_lesions" not in l1
+    assert l1["tp"] == 2 and r["conventions"]["lesions"]["list"] is False
+    assert not any(k.startswith("lesions.reference_lesions")
+                   for k in cls(r, 2)["undefined"])
+
+
+@case
 def test_lesions_not_reported_unless_asked():
     r = score(path("les_pred.nii.gz"), path("les_ref.nii.gz"))
     assert "lesions" not in cls(r, 1)
