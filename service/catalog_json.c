@@ -1,8 +1,47 @@
-/* catalog_json.c - the losses' part of the catalog (GET /v1/catalog and
- * `segscore catalog`), built from the library's one table
- * (ss_loss_catalog), so names, parameters, defaults and ranges cannot
- * drift from what the options parser accepts.  SPDX-License-Identifier: MIT */
+/* catalog_json.c - the catalog served by GET /v1/catalog and printed by
+ * `segscore catalog`: the metrics (table below) and the losses and
+ * trade-offs, built from the library's one table (ss_loss_catalog), so
+ * names, parameters, defaults and ranges cannot drift from what the
+ * options parser accepts.  SPDX-License-Identifier: MIT */
 #include "report_losses.h"
+
+typedef struct {
+  const char *name, *group, *units, *formula, *citation;
+} metric_entry;
+
+static const metric_entry metrics[] = {
+  { "dice", "overlap", "ratio", "2TP / (2TP + FP + FN)", "Dice 1945" },
+  { "jaccard", "overlap", "ratio", "TP / (TP + FP + FN)", "Jaccard 1912" },
+  { "precision", "overlap", "ratio", "TP / (TP + FP)", NULL },
+  { "recall", "overlap", "ratio", "TP / (TP + FN)", NULL },
+  { "specificity", "overlap", "ratio", "TN / (TN + FP)", NULL },
+  { "fbeta", "overlap", "ratio",
+    "(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP), one key per beta", NULL },
+  { "voe", "overlap", "ratio", "1 - jaccard", NULL },
+  { "rvd", "overlap", "ratio", "(|P| - |R|) / |R|", NULL },
+  { "volume_similarity", "overlap", "ratio", "1 - ||P| - |R|| / (|P| + |R|)",
+    "Taha & Hanbury 2015" },
+  { "hd", "boundary", "mm", "max of the two directed maximum distances",
+    "Huttenlocher et al. 1993" },
+  { "hd<p>", "boundary", "mm",
+    "max of the two directed p-th percentile distances (hd95)", NULL },
+  { "assd", "boundary", "mm", "mean distance pooled over both surfaces", NULL },
+  { "masd", "boundary", "mm", "mean of the two directed mean distances", NULL },
+  { "nsd", "boundary", "ratio",
+    "surface Dice at tolerance tau: boundary fraction within tau mm",
+    "Nikolov et al. 2021" },
+};
+
+static json_t *
+metric_json(const metric_entry *m)
+{
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "name", m->name, "group",
+                        m->group, "units", m->units, "formula", m->formula);
+  if (o != NULL && m->citation != NULL)
+    json_object_set_new(o, "citation", json_string(m->citation));
+  return o;
+}
+
 
 static json_t *
 param_json(const ss_loss_param_info *p)
@@ -74,7 +113,15 @@ svc_catalog_tradeoffs_json(void)
 json_t *
 svc_catalog_json(void)
 {
-  return json_pack("{s:s, s:o, s:o}", "version", SS_VERSION, "losses",
+  json_t *list = json_array();
+  for (size_t i = 0; list && i < sizeof metrics / sizeof *metrics; i++)
+    json_array_append_new(list, metric_json(&metrics[i]));
+  json_t *params = json_pack(
+      "{s:{s:[f,f], s:s}, s:{s:[f], s:s}, s:{s:[f], s:s}}", "fbeta_betas",
+      "default", 0.5, 2.0, "units", "1", "percentiles", "default", 95.0,
+      "units", "percent", "nsd_tolerances_mm", "default", 1.0, "units", "mm");
+  return json_pack("{s:s, s:o, s:o, s:o, s:o}", "version", SS_VERSION,
+                   "metrics", list, "parameters", params, "losses",
                    svc_catalog_losses_json(), "tradeoffs",
                    svc_catalog_tradeoffs_json());
 }

@@ -20,7 +20,8 @@ void svc_report_losses_root(json_t *root, const ss_report *r,
  * "tradeoffs" object, from ss_loss_catalog. */
 json_t *svc_catalog_losses_json(void);
 json_t *svc_catalog_tradeoffs_json(void);
-/* {"version", "losses", "tradeoffs"}: what `segscore catalog` prints. */
+/* The whole catalog {"version", "metrics", "parameters", "losses",
+ * "tradeoffs"}: GET /v1/catalog and `segscore catalog`. */
 json_t *svc_catalog_json(void);
 
 #endif
