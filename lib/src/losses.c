@@ -246,8 +246,13 @@ block_pass(const ss__lctx *c, int64_t b, double *restrict d,
       qs[SS__Q_HP] += hs;
       if (c->need_p2)
         ds[SS__A_P2] += ps * ps;
-      if (c->need_bce)
-        ds[SS__A_BCE] -= log(clampp(gs ? ps : 1.0 - ps));
+      if (c->need_bce) {
+        /* a single-channel item of the true class: its log is the CE's */
+        if (gs && ps == pt)
+          ds[SS__A_BCE] += ce;
+        else
+          ds[SS__A_BCE] -= log(clampp(gs ? ps : 1.0 - ps));
+      }
       if (c->need_prob) {
         double e = ps - gs;
         ds[SS__A_BRIER] += e * e;
@@ -405,9 +410,18 @@ topk_pass(const ss__lctx *c, const int64_t *hist, int64_t nscored,
         int t = ref_channel(c, i);
         if (t < 0)
           continue;
-        int badc;
-        (void)load_probs(c, i, pv, &badc);   /* validated in pass 1 */
-        double pt = pv[t];
+        double pt;
+        if (c->hard) {
+          unsigned k = c->pw == 1 ? ((const uint8_t *)c->pidx)[i]
+                                  : ((const uint16_t *)c->pidx)[i];
+          pt = c->plut[k] == t ? 1.0 : 0.0;
+        } else if (!c->logits && c->C > 1) {
+          pt = c->data[(int64_t)t * c->nvox + i];   /* one channel read */
+        } else {
+          int badc;
+          (void)load_probs(c, i, pv, &badc);   /* validated in pass 1 */
+          pt = pv[t];
+        }
         unsigned key = topk_key(pt);
         if (key < cut) {
           s -= log(clampp(pt));
