@@ -30,6 +30,20 @@ static const metric_entry metrics[] = {
   { "nsd", "boundary", "ratio",
     "surface Dice at tolerance tau: boundary fraction within tau mm",
     "Nikolov et al. 2021" },
+  { "lesions.precision", "lesions", "ratio",
+    "matched prediction lesions / prediction lesions (docs/lesions.md)",
+    NULL },
+  { "lesions.recall", "lesions", "ratio",
+    "detected reference lesions / reference lesions", NULL },
+  { "lesions.f1", "lesions", "ratio", "2 P R / (P + R) of the lesion counts",
+    "Commowick et al. 2018" },
+  { "lesions.lesion_dice", "lesions", "ratio",
+    "sum of reference-lesion Dice / (reference lesions + false positives)",
+    "BraTS 2023 lesion-wise Dice" },
+  { "lesions.lesion_hd95", "lesions", "mm",
+    "mean HD95 over reference lesions and false positives, misses and "
+    "false positives at worst_distance_mm",
+    "BraTS 2023 lesion-wise HD95" },
 };
 
 static json_t *
@@ -120,6 +134,19 @@ svc_catalog_json(void)
       "{s:{s:[f,f], s:s}, s:{s:[f], s:s}, s:{s:[f], s:s}}", "fbeta_betas",
       "default", 0.5, 2.0, "units", "1", "percentiles", "default", 95.0,
       "units", "percent", "nsd_tolerances_mm", "default", 1.0, "units", "mm");
+  if (params != NULL)
+    json_object_set_new(
+        params, "lesions",
+        json_pack("{s:{s:i,s:[i,i,i]}, s:{s:s,s:[s,s]}, s:{s:f,s:[f,f]},"
+                  " s:{s:i}, s:{s:f,s:s}, s:{s:s,s:[s,s]},"
+                  " s:{s:i,s:[i,i]}, s:{s:b}}",
+                  "connectivity", "default", 26, "values", 6, 18, 26,
+                  "match", "default", "any_overlap", "values", "any_overlap",
+                  "iou", "iou_threshold", "default", 0.5, "range", 0.0, 1.0,
+                  "min_voxels", "default", 0, "min_volume_mm3", "default",
+                  0.0, "units", "mm3", "min_size_applies_to", "default",
+                  "both", "values", "both", "reference", "dilation_voxels",
+                  "default", 0, "range", 0, 32, "list", "default", 1));
   return json_pack("{s:s, s:o, s:o, s:o, s:o}", "version", SS_VERSION,
                    "metrics", list, "parameters", params, "losses",
                    svc_catalog_losses_json(), "tradeoffs",
