@@ -17,6 +17,7 @@ int cli_read_file(const char *path, char **buf, size_t *len, ss_error *err);
 int cli_print_json(json_t *j, int pretty);
 
 int cli_inspect(int argc, char **argv);
+int cli_catalog(int argc, char **argv); /* cli_catalog.c */
 int cli_evaluate(int argc, char **argv); /* evaluate.c */
 
 #endif

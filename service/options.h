@@ -15,6 +15,10 @@ typedef struct {
   int (*parse)(const json_t *v, ss_plan *plan, ss_error *err);
 } svc_option;
 
+/* The losses' and trade-offs' keys (options_losses.c). */
+#define SVC_LOSS_NOPTIONS 6
+extern const svc_option svc_loss_options[SVC_LOSS_NOPTIONS];
+
 /* The option of another topic named KEY, or NULL (options_extra.c). */
 const svc_option *svc_options_extra(const char *key);
 

@@ -10,6 +10,7 @@ typedef struct {
 } table;
 
 static const table tables[] = {
+  { svc_loss_options, SVC_LOSS_NOPTIONS }, /* options_losses.c */
   { svc_lesion_options, 1 },
   { NULL, 0 }, /* each topic adds { its_table, its_count } above this */
 };

@@ -252,6 +252,10 @@ run_scores(multi *m, ss_volume *pred, ss_volume **refs, const ss_plan *plan,
   pp.metrics_set = true;
   pp.npercentiles = 1;
   pp.percentiles[0] = 95.0;
+  /* no losses between references (losses.c) */
+  pp.loss.set = 0;
+  pp.loss.set_given = true;
+  pp.loss.ncompound = 0;
   m->npairs = m->n * (m->n - 1) / 2;
   m->pairs = calloc((size_t)m->npairs, sizeof *m->pairs);
   m->pair_ids = calloc((size_t)m->npairs, sizeof *m->pair_ids);

@@ -16,6 +16,7 @@ usage(FILE *f)
   fputs("usage: segscore score PRED REF [REF ...] [--options JSON|@FILE]\n"
         "                      [--threads N] [--pretty]\n"
         "       segscore inspect FILE [--pretty]\n"
+        "       segscore catalog [--pretty]\n"
         "       segscore evaluate --pred-dir D --ref-dir D [--options ...]\n"
         "                      [--jobs N] [--threads N] [--csv FILE]\n"
         "                      [--out FILE] [--strict] [--pretty]\n"
@@ -209,6 +210,8 @@ main(int argc, char **argv)
     return cmd_score(argc - 2, argv + 2);
   if (strcmp(cmd, "inspect") == 0)
     return cli_inspect(argc - 2, argv + 2);
+  if (strcmp(cmd, "catalog") == 0)
+    return cli_catalog(argc - 2, argv + 2);
   if (strcmp(cmd, "evaluate") == 0)
     return cli_evaluate(argc - 2, argv + 2);
   if (strcmp(cmd, "merge") == 0)

@@ -166,11 +166,17 @@ svc_nifti_peek_voxels(const void *buf, size_t len, uint64_t *raw_bytes)
 
 /* Per volume: the decompressed bytes (transient) plus the decoded form
  * (a 1-2 byte label index, or 4-byte floats); per job 8 bytes a voxel of
- * working space (masks, distance maps over the bounding box). */
+ * working space (masks, distance maps over the bounding box).  A float
+ * prediction also gets the loss kernels' working set: measured at about
+ * 52 bytes per spatial voxel with every loss (double distance maps, SSIM
+ * fields), budgeted as 64. */
+#define SVC_LOSS_BYTES_PER_VOXEL 64
+
 uint64_t
 svc_estimate_job_bytes(const svc_conn *c)
 {
-  uint64_t total = 0, most = 0, raw;
+  uint64_t total = 0, most = 0, raw, spatial = 0;
+  bool float_pred = false;
   const svc_buf *v[1 + SVC_MAX_REFS];
   int nv = 0;
   v[nv++] = &c->pred;
@@ -185,6 +191,12 @@ svc_estimate_job_bytes(const svc_conn *c)
       continue;
     total += raw + (raw >= 4 * nvox ? 4 : 2) * nvox;
     most = nvox > most ? nvox : most;
+    if (i == 0)
+      float_pred = nvox > 0 && raw >= 4 * nvox;
+    else if (spatial == 0)
+      spatial = nvox; /* references are 3-D label maps */
   }
+  if (float_pred)
+    total += SVC_LOSS_BYTES_PER_VOXEL * spatial;
   return total + 8 * most;
 }

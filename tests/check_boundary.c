@@ -318,7 +318,7 @@ START_TEST(test_surfel_weight_hand_values)
   /* Spacing (sx, sy, sz) = (0.5, 1.25, 2).  Single corner 0: triangle
    * (sx/2,0,0), (0,sy/2,0), (0,0,sz/2); area = |u x v|/2 with u, v two
    * sides = (1/8) sqrt(sy^2 sz^2 + sx^2 sz^2 + sx^2 sy^2)
-   * = (1/8) sqrt(6.25 + 1 + 0.390625) = 0.345512...  */
+   * = (1/8) sqrt(6.25 + 1 + 0.390625) = 0.345520...  */
   const double sp[3] = { 0.5, 1.25, 2.0 };
   const double tri = sqrt(6.25 + 1.0 + 0.390625) / 8;
   for (int c = 0; c < 8; c++) /* every single corner: same triangle */
@@ -347,27 +347,124 @@ START_TEST(test_surfel_weight_hand_values)
 }
 END_TEST
 
-START_TEST(test_surfel_weight_permutes_with_axes)
+START_TEST(test_surfel_weight_marching_cubes_cases)
 {
-  /* Relabelling the cube axes together with the spacing maps each code to
-   * a code of the same area. */
+  /* The non-planar and complement cases of the marching-cubes table, by
+   * hand.  Spacing (sx, sy, sz) = (0.5, 1.25, 2); T = the single-corner
+   * triangle = (1/8) sqrt(sy^2 sz^2 + sx^2 sz^2 + sx^2 sy^2) (above).
+   * A flat polygon's area is half the norm of the cross product of its
+   * diagonals (quads) or of two sides (triangles), scaled coordinates. */
+  const double sp[3] = { 0.5, 1.25, 2.0 };
+  const double tri = sqrt(6.25 + 1.0 + 0.390625) / 8;
+  /* Case 5, corners 0, 1, 2 (the face z = 0 less corner 3): the pentagon
+   * through the edge midpoints 04 (0,0,sz/2), 15 (sx,0,sz/2), 26
+   * (0,sy,sz/2), 13 (sx,sy/2,0), 23 (sx/2,sy,0) is split into the
+   * triangle 04-15-26 in the plane z = sz/2, legs sx and sy: sx sy / 2 =
+   * 0.3125; and the flat quad 15-13-23-26, diagonals 15->23 = (-sx/2, sy,
+   * -sz/2) and 13->26 = (-sx, sy/2, sz/2): cross = (3/4)(sy sz, sx sz,
+   * sx sy), so the quad is 3 T.  At 1 mm: 0.5 + 3 sqrt(3)/8 = 1.1495. */
+  const double pent = 0.3125 + 3 * tri;
+  ck_assert_double_eq_tol(ss__surfel_weight(0x07, sp, false), pent, 1e-12);
+  ck_assert_double_eq_tol(ss__surfel_weight(0xf8, sp, false), pent, 1e-12);
+  const double one[3] = { 1, 1, 1 };
+  ck_assert_double_eq_tol(ss__surfel_weight(0x07, one, false),
+                          0.5 + 3 * sqrt(3.0) / 8, 1e-12);
+  /* Case 9, corner 0 with its neighbours 1, 2, 4: a flat hexagon, the
+   * corner triangle cut at 3/2 of each edge (legs 3x those of T: 9 T)
+   * less the three T-sized triangles beyond corners 1, 2, 4: 6 T. */
+  ck_assert_double_eq_tol(ss__surfel_weight(0x17, sp, false), 6 * tri, 1e-12);
+  /* Case 11, the path 0-x-1-y-3-z-7: a skew hexagon 02, 04, 15, 57, 67,
+   * 23, split into the triangle 02-15-67 of every other vertex and three
+   * ears.  02 = (0,sy/2,0), 15 = (sx,0,sz/2), 67 = (sx/2,sy,sz): sides
+   * (sx,-sy/2,sz/2), (sx/2,sy/2,sz), cross = (3/4)(-sy sz, -sx sz, sx sy):
+   * 3 T.  Ear 02-04-15: sides (0,-sy/2,sz/2), (sx,-sy/2,sz/2), cross =
+   * (0, sx sz/2, sx sy/2): (sx/4) sqrt(sy^2 + sz^2).  Ear 15-57-67: T.
+   * Ear 67-23-02: sides (0,0,-sz), (-sx/2,-sy/2,-sz), cross = (-sy sz/2,
+   * sx sz/2, 0): (sz/4) sqrt(sx^2 + sy^2).  At 1 mm: 1.5731. */
+  const double skew
+      = 4 * tri + 0.125 * sqrt(1.5625 + 4.0) + 0.5 * sqrt(0.25 + 1.5625);
+  ck_assert_double_eq_tol(ss__surfel_weight(0x8b, sp, false), skew, 1e-12);
+  ck_assert_double_eq_tol(ss__surfel_weight(0x74, sp, false), skew, 1e-12);
+  /* Diagonal cases.  Corners 0 and 3 (face diagonal) and their
+   * complement 0xf6: the two minority corners are cut off separately,
+   * whichever side is inside, 2 T.  Case 7 (corners 1, 2, 4): 3 T; case
+   * 13 (0, 3, 5, 6): 4 T.  Case 10, the x-edges 0-1 and 6-7: two
+   * rectangles sx by |(0, sy/2, sz/2)|, sx sqrt(sy^2 + sz^2); the
+   * complement (x-edges 2-3 and 4-5) is the same shape. */
+  ck_assert_double_eq_tol(ss__surfel_weight(0x09, sp, false), 2 * tri, 1e-12);
+  ck_assert_double_eq_tol(ss__surfel_weight(0xf6, sp, false), 2 * tri, 1e-12);
+  ck_assert_double_eq_tol(ss__surfel_weight(0x16, sp, false), 3 * tri, 1e-12);
+  ck_assert_double_eq_tol(ss__surfel_weight(0x69, sp, false), 4 * tri, 1e-12);
+  const double bars = 0.5 * sqrt(1.5625 + 4.0);
+  ck_assert_double_eq_tol(ss__surfel_weight(0xc3, sp, false), bars, 1e-12);
+  ck_assert_double_eq_tol(ss__surfel_weight(0x3c, sp, false), bars, 1e-12);
+  /* Case 6, the x-edge 0-1 and corner 7: its rectangle (above) + T;
+   * case 12, case 5 and corner 7: pentagon + T. */
+  ck_assert_double_eq_tol(ss__surfel_weight(0x83, sp, false),
+                          0.5 * sqrt(0.390625 + 1.0) + tri, 1e-12);
+  ck_assert_double_eq_tol(ss__surfel_weight(0x87, sp, false), pent + tri,
+                          1e-12);
+}
+END_TEST
+
+/* Image of CODE under the cube symmetry that sends axis a to axis
+ * perm[a] and then reflects the axes in FLIP. */
+static int
+code_image(int code, const int perm[3], int flip)
+{
+  int out = 0;
+  for (int b = 0; b < 8; b++)
+    if (code >> b & 1) {
+      int nb = 0;
+      for (int a = 0; a < 3; a++)
+        nb |= (((b >> a) & 1) ^ ((flip >> perm[a]) & 1)) << perm[a];
+      out |= 1 << nb;
+    }
+  return out;
+}
+
+START_TEST(test_surfel_weight_symmetries)
+{
+  /* Relabelling the cube axes together with the spacing, or reflecting
+   * them, maps each code to a code of the same area (all 48 symmetries);
+   * the complement of a code has the same surface. */
   const double sp[3] = { 0.6, 1.1, 2.7 };
-  const int perm[3] = { 2, 0, 1 }; /* new axis a is old axis perm[a] */
-  double sq[3];
-  for (int a = 0; a < 3; a++)
-    sq[a] = sp[perm[a]];
-  for (int c = 1; c < 255; c++) {
-    int c2 = 0;
-    for (int b = 0; b < 8; b++)
-      if (c >> b & 1) {
-        int nb = 0;
-        for (int a = 0; a < 3; a++)
-          nb |= ((b >> perm[a]) & 1) << a;
-        c2 |= 1 << nb;
+  static const int perms[6][3] = { { 0, 1, 2 }, { 0, 2, 1 }, { 1, 0, 2 },
+                                   { 1, 2, 0 }, { 2, 0, 1 }, { 2, 1, 0 } };
+  for (int q = 0; q < 6; q++) {
+    double sq[3];
+    for (int a = 0; a < 3; a++)
+      sq[perms[q][a]] = sp[a];
+    for (int flip = 0; flip < 8; flip++)
+      for (int c = 1; c < 255; c++) {
+        const double w = ss__surfel_weight(c, sp, false);
+        const int c2 = code_image(c, perms[q], flip);
+        ck_assert_double_eq_tol(ss__surfel_weight(c2, sq, false), w, 1e-12 * w);
       }
-    ck_assert_double_eq_tol(ss__surfel_weight(c, sp, false),
-                            ss__surfel_weight(c2, sq, false), 1e-12);
   }
+  for (int c = 1; c < 255; c++) {
+    const double w = ss__surfel_weight(c, sp, false);
+    ck_assert_double_gt(w, 0);
+    ck_assert_double_eq_tol(ss__surfel_weight(c ^ 255, sp, false), w,
+                            1e-12 * w);
+  }
+  for (int c = 1; c < 15; c++)
+    ck_assert_double_eq_tol(ss__surfel_weight(c ^ 15, sp, true),
+                            ss__surfel_weight(c, sp, true), 1e-12);
+}
+END_TEST
+
+START_TEST(test_surfel_weights_table_is_bit_identical)
+{
+  /* The per-class table and the per-code function give the same bits. */
+  const double sp[2][3] = { { 0.6, 1.1, 2.7 }, { 3.0, 0.4, 0.9 } };
+  for (int i = 0; i < 2; i++)
+    for (int two_d = 0; two_d < 2; two_d++) {
+      double wt[256];
+      ss__surfel_weights(sp[i], two_d, wt);
+      for (int c = 0; c < 256; c++)
+        ck_assert(wt[c] == ss__surfel_weight(c, sp[i], two_d));
+    }
 }
 END_TEST
 
@@ -976,7 +1073,9 @@ boundary_suite(void)
   Suite *s = suite_create("boundary");
   TCase *tw = tcase_create("ss__surfel_weight");
   tcase_add_test(tw, test_surfel_weight_hand_values);
-  tcase_add_test(tw, test_surfel_weight_permutes_with_axes);
+  tcase_add_test(tw, test_surfel_weight_marching_cubes_cases);
+  tcase_add_test(tw, test_surfel_weight_symmetries);
+  tcase_add_test(tw, test_surfel_weights_table_is_bit_identical);
   suite_add_tcase(s, tw);
   TCase *tc = tcase_create("ss__boundary_class");
   tcase_set_timeout(tc, 120);

@@ -198,6 +198,139 @@ enum {
 #define SS_MAX_REGION_LABELS 64
 #define SS_NAME_MAX 64
 
+/*---- Losses and trade-offs: plan part (losses.c, docs/losses.md) -------*/
+
+/* Every loss, in catalog order: the enum, the names (catalog and report
+ * keys) come from this one list. */
+#define SS_LOSS_MAP(X)                                                       \
+  X(CE, "ce")                                                                \
+  X(WCE, "wce")                                                              \
+  X(DICE, "dice")                                                            \
+  X(DICE_SQUARED, "dice_squared")                                            \
+  X(GDL, "gdl")                                                              \
+  X(JACCARD, "jaccard")                                                      \
+  X(DICE_BCE, "dice_bce")                                                    \
+  X(HYBRID, "hybrid_bce_iou_ssim")                                           \
+  X(TOPK, "topk")                                                            \
+  X(TOPK_THRESHOLD, "topk_threshold")                                        \
+  X(FOCAL, "focal")                                                          \
+  X(TVERSKY, "tversky")                                                      \
+  X(FOCAL_TVERSKY, "focal_tversky")                                          \
+  X(FOCAL_DICE, "focal_dice")                                                \
+  X(DICE_FOCAL, "dice_focal")                                                \
+  X(ASYM, "asym")                                                            \
+  X(PGDL, "pgdl")                                                            \
+  X(LESION_COMPOUND, "lesion_compound")                                      \
+  X(DPCE, "dpce")                                                            \
+  X(BOUNDARY_AWARE, "boundary_aware")                                        \
+  X(BOUNDARY_KERVADEC, "boundary_kervadec")                                  \
+  X(HAUSDORFF_DT, "hausdorff_dt")
+
+typedef enum {
+#define X(id, name) SS_LOSS_##id,
+  SS_LOSS_MAP(X)
+#undef X
+  SS_LOSS_COUNT
+} ss_loss_id;
+
+#define SS_LOSS_MAX_PARAMS 4
+#define SS_MAX_COMPOUND 16
+#define SS_MAX_TRADEOFF_PAIRS 16
+#define SS_MIN_PR_BINS 1000
+#define SS_MAX_PR_BINS 100000
+
+/* One loss parameter as the catalog lists it.  A value v is in range when
+ * min <= v <= max, with the ends excluded when min_open / max_open. */
+typedef struct {
+  const char *name;          /* key in loss_params */
+  double def, min, max;
+  bool min_open, max_open;
+  bool per_class;            /* a list with one value per channel */
+  const char *units;         /* "1", "percent", "mm", "voxels" */
+  const char *meaning;
+} ss_loss_param_info;
+
+/* One catalog entry (names, parameters, citation, formula reference). */
+typedef struct {
+  ss_loss_id id;
+  const char *name;          /* report key */
+  const char *title;
+  const char *family;        /* "distribution", "region", "compound",
+                                "boundary" */
+  const char *formula;       /* plain-text formula */
+  const char *doc;           /* "docs/losses.md#<name>" */
+  const char *citation;
+  bool per_class;            /* has per-class values (classes[i].losses) */
+  bool has_score;            /* loss = 1 - score, score reported */
+  int nparams;
+  ss_loss_param_info params[SS_LOSS_MAX_PARAMS];
+} ss_loss_info;
+
+/* The catalog: SS_LOSS_COUNT entries in enum order; *N (may be NULL) gets
+ * the count.  Static storage, never NULL. */
+const ss_loss_info *ss_loss_catalog(int *n);
+
+/* Catalog index of a loss name, or -1 when unknown. */
+int ss_loss_find(const char *name);
+
+typedef enum {
+  SS_WEIGHTS_UNIFORM = 0,
+  SS_WEIGHTS_INVERSE_FREQUENCY,
+  SS_WEIGHTS_MEDIAN_FREQUENCY,
+  SS_WEIGHTS_LIST
+} ss_class_weighting;
+
+typedef struct {
+  ss_loss_id loss;
+  double weight;
+} ss_compound_term;
+
+/* What the loss kernels compute.  ss_plan_init fills the catalog defaults;
+ * the two lists are owned by the plan (ss_plan_clear). */
+typedef struct {
+  uint32_t set;              /* bit (1u << ss_loss_id) per loss */
+  bool set_given;            /* losses given explicitly (else: "all" for
+                                probabilities/logits, none for labels) */
+  double params[SS_LOSS_COUNT][SS_LOSS_MAX_PARAMS]; /* catalog order */
+  double *focal_alpha;       /* per channel; NULL = 1 for every class */
+  int nfocal_alpha;
+  ss_class_weighting weighting;
+  double *weights;           /* SS_WEIGHTS_LIST: one per channel */
+  int nweights;
+  int ncompound;             /* 0 = no compound */
+  ss_compound_term compound[SS_MAX_COMPOUND];
+  /* Trade-offs (metrics "tradeoffs"). */
+  int ntversky;              /* (alpha, beta) pairs */
+  double tversky_grid[SS_MAX_TRADEOFF_PAIRS][2];
+  int nfbeta;
+  double fbeta_betas[SS_MAX_BETAS];
+  int pr_bins;               /* >= SS_MIN_PR_BINS; default 1000 */
+  int ece_bins;              /* equal-width bins on [0, 1]; default 15 */
+} ss_loss_plan;
+
+#define SS_LOSS_ALL ((uint32_t)((1ull << SS_LOSS_COUNT) - 1))
+
+/* Defaults of the catalog (called by ss_plan_init), and release. */
+void ss_loss_plan_init(ss_loss_plan *lp);
+void ss_loss_plan_clear(ss_loss_plan *lp);
+
+/* Set parameter PARAM of LOSS: SS_EOPTION for a name the catalog does not
+ * list for that loss (or a per-class parameter given a scalar), SS_ERANGE
+ * for a value outside the catalog range. */
+SS_NODISCARD ss_status ss_loss_param_set(ss_loss_plan *lp, ss_loss_id loss,
+                                         const char *param, double value,
+                                         ss_error *err);
+/* Per-class list parameter (focal "alpha"): N values, each in range. */
+SS_NODISCARD ss_status ss_loss_param_set_list(ss_loss_plan *lp,
+                                              ss_loss_id loss,
+                                              const char *param,
+                                              const double *values, int n,
+                                              ss_error *err);
+/* Explicit class weights (one per channel, each >= 0, finite). */
+SS_NODISCARD ss_status ss_loss_plan_set_weights(ss_loss_plan *lp,
+                                                const double *w, int n,
+                                                ss_error *err);
+
 /* A region: a union of labels scored as one binary mask. */
 typedef struct {
   char name[SS_NAME_MAX];
@@ -270,6 +403,7 @@ typedef struct {
   double geometry_tol_mm;    /* 1e-3 */
   double smooth_nr, smooth_dr; /* 1e-5, 1e-5 */
   int threads;               /* OpenMP team size; 0 = runtime default */
+  ss_loss_plan loss;         /* losses and trade-offs (losses.c) */
   ss_lesion_options lesion;  /* SS_METRIC_LESIONS only */
 } ss_plan;
 
@@ -313,6 +447,51 @@ typedef struct {
 } ss_boundary;
 
 /*---- Reports -----------------------------------------------------------*/
+
+/*---- Losses and trade-offs: report part (losses.c) ---------------------*/
+
+/* Per-class loss values.  Bit (1u << id) of HAVE says loss[id] (and
+ * score[id] when the catalog has_score) is filled for this class. */
+typedef struct {
+  uint32_t have;
+  ss_metric loss[SS_LOSS_COUNT];
+  ss_metric score[SS_LOSS_COUNT];
+} ss_class_losses;
+
+/* Per-class trade-offs.  The PR curve arrays have npr entries each and
+ * belong to the report (freed by ss_report_free). */
+typedef struct {
+  bool have;
+  int ntversky;
+  double tversky_alpha[SS_MAX_TRADEOFF_PAIRS];
+  double tversky_beta[SS_MAX_TRADEOFF_PAIRS];
+  ss_metric tversky[SS_MAX_TRADEOFF_PAIRS];
+  int nfbeta;
+  double fbeta_beta[SS_MAX_BETAS];
+  ss_metric fbeta[SS_MAX_BETAS];
+  bool have_prob;            /* the rest: probability / logit inputs only */
+  int npr;
+  double *pr_threshold;
+  ss_metric *pr_precision, *pr_recall;
+  ss_metric average_precision;
+  ss_metric best_threshold, best_dice;
+  ss_metric brier, ece;
+  int ece_bins;
+} ss_class_tradeoffs;
+
+/* Case-level loss values (summary.losses). */
+typedef struct {
+  bool computed;
+  bool hard;                 /* prediction was a label map: one-hot */
+  uint32_t have;
+  ss_metric loss[SS_LOSS_COUNT];
+  ss_metric score[SS_LOSS_COUNT];
+  bool has_compound;
+  ss_metric compound;
+  int nweights;              /* class weights used by wce / focal_dice */
+  double *weights;           /* per channel; owned by the report */
+  int64_t *channel_labels;   /* label value of each channel; owned */
+} ss_case_losses;
 
 typedef enum {
   SS_CLASS_OK = 0,
@@ -381,6 +560,8 @@ typedef struct {
   ss_overlap overlap;
   bool has_boundary;
   ss_boundary boundary;
+  ss_class_losses losses;     /* losses.c */
+  ss_class_tradeoffs tradeoffs; /* losses.c */
   ss_lesion_report *lesions; /* owned; NULL unless SS_METRIC_LESIONS */
 } ss_class_report;
 
@@ -408,6 +589,7 @@ typedef struct {
   int nclasses;
   ss_class_report *classes;
   ss_timing timing;
+  ss_case_losses losses;      /* losses.c */
 } ss_report;
 
 /* Summarise N per-class values of one metric: the mean of the defined

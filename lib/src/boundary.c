@@ -11,137 +11,169 @@
 
 /*---- Surfel area table -------------------------------------------------*/
 
-/* The surfel of a dual-grid vertex is a marching-cubes style surface
- * inside the cube whose 8 corners are the centres of the voxels around
- * the vertex (corner bit b at offset (b&1, b>>1&1, b>>2&1)).  Derivation,
- * ours (docs/boundary.md, "surfel areas"):
- *  1. an edge is cut when its two corners differ; its surface vertex is
- *     the edge midpoint;
- *  2. on each cube face the cut edges are joined by segments that cut
- *     off the inside corners: 2 cut edges give one segment, 4 (diagonal
- *     inside corners) give one segment around each inside corner, so the
- *     choice depends only on the face and neighbouring cubes agree;
- *  3. every cut edge then has exactly two segments, so the segments form
- *     closed loops; each loop is triangulated as a fan around its centroid
- *     and its area is the sum of the triangle areas, in mm^2 after the
- *     corner offsets are scaled by the spacing.
- * The 2-D variant (nz == 1) is the same rule on one square: the length in
- * mm of the segments.  Codes 0 and "all inside" have no surfel. */
+/* The surfel of a dual-grid vertex is the marching-cubes surface (Lorensen
+ * & Cline 1987) inside the cube whose 8 corners are the centres of the
+ * voxels around the vertex; corner b sits at (b&1, b>>1&1, b>>2&1).  Its
+ * triangles join midpoints of cut edges (one corner in, one out).  Every
+ * configuration is a rotation or reflection of one of the base cases below,
+ * or the complement of one (the same triangles), so the triangles of any
+ * code are those of its base case with the corners mapped.  Its area is the
+ * sum of the triangle areas after scaling each axis by its spacing: the
+ * construction behind DeepMind's surface-distance table (Nikolov et al.
+ * 2021).  Derivation and hand-checked cases: docs/boundary.md. */
 
-#define CUBE_EDGES 12
-
+/* An edge as two corners, one hex digit each: 0x15 joins corners 1 and 5. */
 typedef struct {
-  int c0, c1; /* corners, c1 = c0 | (1 << axis) */
-} cube_edge;
+  uint8_t in;        /* inside corners of the base configuration */
+  uint8_t ntri;      /* triangles */
+  uint8_t tri[4][3]; /* their vertices: midpoints of these edges */
+} mc_case;
+
+/* Lorensen & Cline's cases 1-14 with at most 4 corners inside (case 0 has
+ * no surface; 11 and 14 are mirror images, so one entry serves both).
+ * Planar polygons may be split any way; the two non-planar ones are split
+ * as in the classic table: case 5's pentagon into the triangle of the
+ * three edges normal to its face plus a flat quad, case 11's hexagon into
+ * the triangle of every other vertex plus three ears. */
+static const mc_case mc_cases[] = {
+  /* 1: one corner */
+  { 0x01, 1, { { 0x01, 0x02, 0x04 } } },
+  /* 2: two corners on an edge, a flat rectangle */
+  { 0x03, 2, { { 0x02, 0x13, 0x15 }, { 0x02, 0x15, 0x04 } } },
+  /* 3: two corners diagonal on a face, 4: on a body diagonal */
+  { 0x09, 2, { { 0x01, 0x02, 0x04 }, { 0x13, 0x23, 0x37 } } },
+  { 0x81, 2, { { 0x01, 0x02, 0x04 }, { 0x37, 0x57, 0x67 } } },
+  /* 5: three corners of a face, a pentagon */
+  { 0x07,
+    3,
+    { { 0x04, 0x15, 0x26 }, { 0x15, 0x13, 0x23 }, { 0x15, 0x23, 0x26 } } },
+  /* 6: an edge and the far corner */
+  { 0x83,
+    3,
+    { { 0x02, 0x13, 0x15 }, { 0x02, 0x15, 0x04 }, { 0x37, 0x57, 0x67 } } },
+  /* 7: three corners, pairwise face-diagonal */
+  { 0x16,
+    3,
+    { { 0x01, 0x13, 0x15 }, { 0x02, 0x23, 0x26 }, { 0x04, 0x45, 0x46 } } },
+  /* 8: a face, a flat square */
+  { 0x0f, 2, { { 0x04, 0x15, 0x37 }, { 0x04, 0x37, 0x26 } } },
+  /* 9: a corner and its 3 neighbours, a flat hexagon */
+  { 0x17,
+    4,
+    { { 0x13, 0x23, 0x26 },
+      { 0x13, 0x26, 0x46 },
+      { 0x13, 0x46, 0x45 },
+      { 0x13, 0x45, 0x15 } } },
+  /* 10: two opposite edges, two rectangles */
+  { 0xc3,
+    4,
+    { { 0x02, 0x13, 0x15 },
+      { 0x02, 0x15, 0x04 },
+      { 0x46, 0x57, 0x37 },
+      { 0x46, 0x37, 0x26 } } },
+  /* 11 (14 is its mirror image): the path 0-1-3-7, a skew hexagon */
+  { 0x8b,
+    4,
+    { { 0x02, 0x15, 0x67 },
+      { 0x02, 0x04, 0x15 },
+      { 0x15, 0x57, 0x67 },
+      { 0x67, 0x23, 0x02 } } },
+  /* 12: case 5 and the far corner */
+  { 0x87,
+    4,
+    { { 0x04, 0x15, 0x26 },
+      { 0x15, 0x13, 0x23 },
+      { 0x15, 0x23, 0x26 },
+      { 0x37, 0x57, 0x67 } } },
+  /* 13: four corners, pairwise face-diagonal */
+  { 0x69,
+    4,
+    { { 0x01, 0x02, 0x04 },
+      { 0x13, 0x23, 0x37 },
+      { 0x15, 0x45, 0x57 },
+      { 0x26, 0x46, 0x67 } } },
+};
+#define MC_NCASES ((int)(sizeof mc_cases / sizeof mc_cases[0]))
+
+/* Symmetry S (0..47) of the cube: corner map, permuting axes then
+ * reflecting some; new axis a reads old axis perm[a]. */
+static void
+cube_symmetry(int s, int map[8])
+{
+  static const int perms[6][3] = { { 0, 1, 2 }, { 0, 2, 1 }, { 1, 0, 2 },
+                                   { 1, 2, 0 }, { 2, 0, 1 }, { 2, 1, 0 } };
+  const int *p = perms[s >> 3], flip = s & 7;
+  for (int b = 0; b < 8; b++) {
+    map[b] = 0;
+    for (int a = 0; a < 3; a++)
+      map[b] |= (((b >> p[a]) & 1) ^ ((flip >> a) & 1)) << a;
+  }
+}
 
 static int
-cube_edges(cube_edge e[CUBE_EDGES], int id[8][8])
+map_corners(int set, const int map[8])
 {
-  int n = 0;
-  for (int a = 0; a < 3; a++)
-    for (int c = 0; c < 8; c++)
-      if (!(c & (1 << a))) {
-        e[n].c0 = c;
-        e[n].c1 = c | (1 << a);
-        id[e[n].c0][e[n].c1] = id[e[n].c1][e[n].c0] = n;
-        n++;
-      }
-  return n;
+  int out = 0;
+  for (int b = 0; b < 8; b++)
+    if (set >> b & 1)
+      out |= 1 << map[b];
+  return out;
 }
 
-/* Join the cut edges of one face (corners F[0..3] in cyclic order). */
-static void
-face_link(int code, const int f[4], int id[8][8], int nb[CUBE_EDGES][2],
-          int cnt[CUBE_EDGES])
-{
-  int in[4], e[4], cut[4], ncut = 0;
-  for (int i = 0; i < 4; i++)
-    in[i] = (code >> f[i]) & 1;
-  for (int i = 0; i < 4; i++) {
-    e[i] = id[f[i]][f[(i + 1) & 3]]; /* edge from corner i to i + 1 */
-    cut[i] = in[i] != in[(i + 1) & 3];
-    ncut += cut[i];
-  }
-  int pairs[2][2], np = 0;
-  if (ncut == 2) {
-    int k = 0;
-    for (int i = 0; i < 4; i++)
-      if (cut[i])
-        pairs[0][k++] = e[i];
-    np = 1;
-  } else if (ncut == 4) {
-    for (int i = 0; i < 4; i++)
-      if (in[i]) { /* cut off inside corner i */
-        pairs[np][0] = e[(i + 3) & 3];
-        pairs[np][1] = e[i];
-        np++;
-      }
-  }
-  for (int p = 0; p < np; p++) {
-    int a = pairs[p][0], b = pairs[p][1];
-    nb[a][cnt[a]++] = b;
-    nb[b][cnt[b]++] = a;
-  }
-}
-
+/* Area in mm^2 of base case K with its corners mapped by MAP. */
 static double
-norm3(const double v[3])
+mc_area(const mc_case *k, const int map[8], const double sp[3])
 {
-  return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-}
-
-/* Area in mm^2 of the surfel of CODE (3-D) under spacing SP. */
-static double
-surfel_area_3d(int code, const double sp[3])
-{
-  cube_edge e[CUBE_EDGES];
-  int id[8][8] = { { 0 } }, nb[CUBE_EDGES][2], cnt[CUBE_EDGES] = { 0 };
-  cube_edges(e, id);
-  for (int a = 0; a < 3; a++)
-    for (int v = 0; v < 2; v++) {
-      const int u = (a + 1) % 3, w = (a + 2) % 3, base = v << a;
-      const int f[4]
-          = { base, base | 1 << u, base | 1 << u | 1 << w, base | 1 << w };
-      face_link(code, f, id, nb, cnt);
-    }
   double area = 0;
-  bool seen[CUBE_EDGES] = { false };
-  for (int s = 0; s < CUBE_EDGES; s++) {
-    if (cnt[s] == 0 || seen[s])
-      continue;
-    double pt[CUBE_EDGES][3], cen[3] = { 0, 0, 0 };
-    int n = 0, prev = -1, cur = s;
-    do { /* walk one loop */
-      seen[cur] = true;
-      for (int a = 0; a < 3; a++) {
-        pt[n][a]
-            = 0.5 * (((e[cur].c0 >> a) & 1) + ((e[cur].c1 >> a) & 1)) * sp[a];
-        cen[a] += pt[n][a];
-      }
-      n++;
-      const int next = nb[cur][0] != prev ? nb[cur][0] : nb[cur][1];
-      prev = cur;
-      cur = next;
-    } while (cur != s);
-    for (int a = 0; a < 3; a++)
-      cen[a] /= n;
-    for (int i = 0; i < n; i++) { /* fan around the centroid */
-      const double *p = pt[i], *q = pt[(i + 1) % n];
-      double u[3], v[3], x[3];
-      for (int a = 0; a < 3; a++) {
-        u[a] = p[a] - cen[a];
-        v[a] = q[a] - cen[a];
-      }
-      x[0] = u[1] * v[2] - u[2] * v[1];
-      x[1] = u[2] * v[0] - u[0] * v[2];
-      x[2] = u[0] * v[1] - u[1] * v[0];
-      area += 0.5 * norm3(x);
+  for (int t = 0; t < k->ntri; t++) {
+    double v[3][3];
+    for (int i = 0; i < 3; i++) {
+      const int c0 = map[k->tri[t][i] >> 4], c1 = map[k->tri[t][i] & 15];
+      for (int a = 0; a < 3; a++)
+        v[i][a] = 0.5 * (((c0 >> a) & 1) + ((c1 >> a) & 1)) * sp[a];
     }
+    double u[3], w[3];
+    for (int a = 0; a < 3; a++) {
+      u[a] = v[1][a] - v[0][a];
+      w[a] = v[2][a] - v[0][a];
+    }
+    const double x = u[1] * w[2] - u[2] * w[1], y = u[2] * w[0] - u[0] * w[2],
+                 z = u[0] * w[1] - u[1] * w[0];
+    area += 0.5 * sqrt(x * x + y * y + z * z);
   }
   return area;
 }
 
-/* Length in mm of the contour of CODE (2-D, corners bit b at (b&1, b>>1)). */
+static int
+corner_count(int code)
+{
+  int n = 0;
+  for (int b = 0; b < 8; b++)
+    n += (code >> b) & 1;
+  return n;
+}
+
+/* Area of CODE (1..254): its side with at most 4 corners (the complement
+ * has the same triangles) matched to a base case by the first symmetry
+ * that maps one onto it. */
+static double
+surfel_area_3d(int code, const double sp[3])
+{
+  const int m = corner_count(code) > 4 ? code ^ 255 : code;
+  for (int s = 0; s < 48; s++) {
+    int map[8];
+    cube_symmetry(s, map);
+    for (int k = 0; k < MC_NCASES; k++)
+      if (map_corners(mc_cases[k].in, map) == m)
+        return mc_area(&mc_cases[k], map, sp);
+  }
+  return 0; /* not reached: the cases cover every code */
+}
+
+/* Length in mm of the contour of CODE (2-D, corners bit b at (b&1, b>>1)):
+ * marching squares, segments between cut-edge midpoints; the diagonal
+ * codes 6 and 9 get two segments, each cutting off one corner, whichever
+ * pair of corners is taken to be separate (both give the same length). */
 static double
 surfel_length_2d(int code, const double sp[3])
 {
@@ -181,6 +213,35 @@ ss__surfel_weight(int code, const double sp[3], bool two_d)
   if (code <= 0 || code >= full)
     return 0;
   return two_d ? surfel_length_2d(code, sp) : surfel_area_3d(code, sp);
+}
+
+/* The same for every code in one sweep over symmetries and cases, in the
+ * order of surfel_area_3d's search, so each value is the same bits. */
+void
+ss__surfel_weights(const double sp[3], bool two_d, double wt[256])
+{
+  for (int c = 0; c < 256; c++)
+    wt[c] = 0;
+  if (two_d) {
+    for (int c = 1; c < 15; c++)
+      wt[c] = surfel_length_2d(c, sp);
+    return;
+  }
+  bool done[256] = { false };
+  for (int s = 0; s < 48; s++) {
+    int map[8];
+    cube_symmetry(s, map);
+    for (int k = 0; k < MC_NCASES; k++) {
+      const int m = map_corners(mc_cases[k].in, map);
+      if (!done[m]) {
+        done[m] = true;
+        wt[m] = mc_area(&mc_cases[k], map, sp);
+      }
+    }
+  }
+  for (int c = 1; c < 255; c++)
+    if (corner_count(c) > 4)
+      wt[c] = wt[c ^ 255];
 }
 
 /*---- Crops and surfaces ------------------------------------------------*/
@@ -933,9 +994,11 @@ ss__boundary_class_in(const ss__grid *g, const ss__mask *pred,
     crop_fill(g, &b, &fr, ignore, w.ig, threads);
 
   double wt[256];
-  wt[0] = 0;
-  for (int c = 1; c < 256; c++)
-    wt[c] = surfel ? ss__surfel_weight(c, sp, two_d) : 1.0;
+  if (surfel)
+    ss__surfel_weights(sp, two_d, wt);
+  else
+    for (int c = 0; c < 256; c++)
+      wt[c] = c ? 1.0 : 0.0;
   if (surfel) {
     surfel_codes(w.mp, w.ig, &fr, two_d, w.ep, threads);
     surfel_codes(w.mr, w.ig, &fr, two_d, w.er, threads);

@@ -154,6 +154,10 @@ SS_NODISCARD ss_status ss__boundary_class_in(const ss__grid *g,
  * 0 for "no surfel" codes.  Derivation in docs/boundary.md. */
 double ss__surfel_weight(int code, const double sp[3], bool two_d);
 
+/* ss__surfel_weight of every code 0..255 into WT (0 past 15 in 2-D), bit
+ * for bit the same values, in one pass: what a class computes first. */
+void ss__surfel_weights(const double sp[3], bool two_d, double wt[256]);
+
 /* Connected components of MASK (non-zero bytes) with connectivity 6, 18
  * or 26 (components.c).  LABELS_OUT (nvox int32) gets 0 for background
  * and 1..*NCOMP for components, numbered in raster order of their first
@@ -164,6 +168,40 @@ SS_NODISCARD ss_status ss__components(const uint8_t *mask, int64_t nx,
                                       int32_t *ncomp, int threads,
                                       ss_error *err);
 
+/*---- Losses and trade-offs (losses.c, loss_catalog.c, losses_ssim.c) ----*/
+
+/* Fill the loss and trade-off parts of R: classes[i].losses,
+ * classes[i].tradeoffs and r->losses, for the classes already listed in
+ * R (label or region, as resolved by score.c).  PRED is a label map or
+ * float channel data, REF a label map on the same grid (shapes checked by
+ * the caller).  Channel c is label value c for float data; a label-map
+ * prediction is one-hot over the union of labels (hard losses).  Errors:
+ * SS_EPROB (bad probability, first bad voxel named), SS_ELABELS (a label
+ * without a channel), SS_ERANGE (a per-channel list of the wrong length),
+ * SS_ENOMEM.  Allocations it makes are released by ss__losses_release. */
+SS_NODISCARD ss_status ss__losses_score(const ss_volume *pred,
+                                        const ss_volume *ref,
+                                        const ss_plan *plan, ss_report *r,
+                                        ss_error *err);
+
+/* Whether a plan asks for any loss or for trade-offs, for a prediction of
+ * the resolved KIND (losses default to all for float predictions and none
+ * for label maps; trade-offs are a default family for float predictions). */
+bool ss__losses_wanted(const ss_plan *plan, ss_pred_kind kind);
+
+/* Free what ss__losses_score allocated in R (ss_report_free calls it). */
+void ss__losses_release(ss_report *r);
+
+/* Mean 3-D structural similarity of a probability field against a binary
+ * reference over the voxels where VALID is non-zero (losses_ssim.c).
+ * P(i) is given by the callback-free form: P and G are nvox arrays, VALID
+ * may be NULL.  Gaussian window of standard deviation SIGMA voxels,
+ * truncated at radius ceil(3 sigma) and at the volume and VALID borders
+ * (normalised convolution).  C1 = (0.01)^2, C2 = (0.03)^2, data range 1. */
+SS_NODISCARD ss_status ss__ssim3d(const double *p, const uint8_t *g,
+                                  const uint8_t *valid, int64_t nx,
+                                  int64_t ny, int64_t nz, double sigma,
+                                  int threads, double *out, ss_error *err);
 /* Lesion-wise metrics of one class (lesions.c): components of PRED and
  * REF (minus IGNORE when not NULL) under plan->lesion, matching, counts
  * and per-lesion Dice and HD95.  BOX, when not NULL, is a voxel box

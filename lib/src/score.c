@@ -417,6 +417,9 @@ ss_score(const ss_volume *pred, const ss_volume *ref, const ss_plan *plan_in,
   }
   rep->metrics = plan->metrics_set ? plan->metrics
                                    : SS_METRIC_OVERLAP | SS_METRIC_BOUNDARY;
+  /* losses.c: trade-offs are a default family for float predictions */
+  if (!plan->metrics_set && kind != SS_KIND_LABELS)
+    rep->metrics |= SS_METRIC_TRADEOFFS;
   rep->input.kind = kind;
   rep->input.channels = pred->info.channels;
   rep->input.shape[0] = ref->info.nx;
@@ -441,6 +444,12 @@ ss_score(const ss_volume *pred, const ss_volume *ref, const ss_plan *plan_in,
     st = run_boundary(rep, lp, ref, plan, pm, rm, ignore_r, err);
     rep->timing.boundary_ms = ss__now_ms() - t2;
   }
+  /* Losses and trade-offs on the original prediction (losses.c). */
+  if (st == SS_OK && ss__losses_wanted(plan, kind)) {
+    const double t2 = ss__now_ms();
+    st = ss__losses_score(pred, ref, plan, rep, err);
+    rep->timing.losses_ms = ss__now_ms() - t2;
+  }
   if (st == SS_OK && (rep->metrics & SS_METRIC_LESIONS))
     st = ss__lesions_run(rep, lp, ref, plan, pm, rm, ignore_r, err);
   free(pm);
@@ -460,6 +469,7 @@ ss_report_free(ss_report *r)
 {
   if (r == NULL)
     return;
+  ss__losses_release(r);
   for (int i = 0; r->classes != NULL && i < r->nclasses; i++)
     ss_lesion_report_free(r->classes[i].lesions);
   free(r->classes);

@@ -112,6 +112,7 @@ ss_plan_init(ss_plan *plan)
   plan->geometry_tol_mm = 1e-3;
   plan->smooth_nr = 1e-5;
   plan->smooth_dr = 1e-5;
+  ss_loss_plan_init(&plan->loss);
   ss_lesion_options_init(&plan->lesion);
 }
 
@@ -125,4 +126,5 @@ ss_plan_clear(ss_plan *plan)
   plan->labels = NULL;
   plan->regions = NULL;
   plan->nlabels = plan->nregions = 0;
+  ss_loss_plan_clear(&plan->loss);
 }
