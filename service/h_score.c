@@ -25,6 +25,12 @@ h_score(svc_conn *c)
 {
   if (atomic_load(&c->job) == SVC_JOB_DONE)
     return reply_result(c);
+  if (!c->admitted && !svc_admit_slot(c)) {
+    svc_metrics_rejected("queue_full");
+    return svc_reply_problem(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                             "all %d job slots are taken; retry later",
+                             svc_capacity());
+  }
   c->job_bytes = svc_estimate_job_bytes(c);
   /* Suspend first: a worker may finish and resume before we return. */
   MHD_suspend_connection(c->mhd);

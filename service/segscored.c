@@ -446,25 +446,37 @@ start_mhd(char *cert, char *key)
 
 /* SIGTERM/SIGINT: readiness 503, stop accepting, let every admitted
  * request finish (its reply sent) within the grace period, stop. */
+/* Score requests uploading, queued or running. */
+static int
+in_flight(void)
+{
+  return atomic_load(&svc.admitted) + atomic_load(&svc.uploading);
+}
+
 static int
 drain(const sigset_t *sigs)
 {
   atomic_store(&svc.draining, true);
   MHD_socket lfd = MHD_quiesce_daemon(svc.mhd);
-  svc_log("info", "draining", "{\"admitted\":%d,\"grace_s\":%u}",
-          atomic_load(&svc.admitted), svc.cfg.grace_s);
+  /* A quiesced socket still completes handshakes into its backlog, where
+   * clients would hang until exit; shut it down so new connections are
+   * refused at once.  The fd itself stays open until MHD_stop_daemon. */
+  if (lfd != MHD_INVALID_SOCKET)
+    (void)shutdown(lfd, SHUT_RDWR);
+  svc_log("info", "draining", "{\"admitted\":%d,\"grace_s\":%u}", in_flight(),
+          svc.cfg.grace_s);
   double end = svc_now_ms() + 1000.0 * svc.cfg.grace_s;
   struct timespec step = { 0, 20 * 1000000L };
-  while (atomic_load(&svc.admitted) > 0 && svc_now_ms() < end) {
+  while (in_flight() > 0 && svc_now_ms() < end) {
     int s = sigtimedwait(sigs, NULL, &step);
     if (s == SIGINT || s == SIGTERM) {
       svc_log("warn", "second signal: exiting without draining", NULL);
       return 1;
     }
   }
-  if (atomic_load(&svc.admitted) > 0) {
+  if (in_flight() > 0) {
     svc_log("error", "grace period over with requests in flight",
-            "{\"admitted\":%d}", atomic_load(&svc.admitted));
+            "{\"admitted\":%d}", in_flight());
     return 1;
   }
   MHD_stop_daemon(svc.mhd);
@@ -504,6 +516,8 @@ main(int argc, char **argv)
     key = read_file(svc.cfg.tls_key);
     if (cert == NULL || key == NULL) {
       svc_log("error", "--tls-cert and --tls-key must both be readable", NULL);
+      free(cert);
+      free(key);
       return 2;
     }
   }
@@ -521,12 +535,16 @@ main(int argc, char **argv)
 
   if (svc_pool_start(svc.cfg.workers) != 0) {
     svc_log("error", "cannot start worker threads", NULL);
+    free(cert);
+    free(key);
     return 1;
   }
   svc.mhd = start_mhd(cert, key);
   if (svc.mhd == NULL) {
     svc_log("error", "cannot listen", "{\"listen\":\"%s\"}", svc.cfg.listen);
     svc_pool_stop();
+    free(cert);
+    free(key);
     return 1;
   }
   const union MHD_DaemonInfo *bound

@@ -42,7 +42,8 @@ typedef struct {
   size_t *token_lens;
   int ntokens;
   atomic_bool draining;
-  atomic_int admitted; /* score requests uploading, queued or running */
+  atomic_int admitted;  /* score requests holding a job slot */
+  atomic_int uploading; /* score requests whose body is coming in */
   atomic_uint_fast64_t mem_reserved; /* admission estimate, bytes */
 } svc_state;
 
@@ -73,7 +74,8 @@ typedef struct svc_conn {
   int status;   /* HTTP status queued (0 = none yet) */
   bool aborted; /* connection ended without a full reply */
   uint64_t bytes_in, bytes_out, voxels;
-  bool admitted;         /* holds an admission slot */
+  bool admitted;         /* holds a job slot (taken once uploaded) */
+  bool uploading;        /* counted in svc.uploading */
   uint64_t mem_reserved; /* upload bytes held in svc.mem_reserved */
   uint64_t job_bytes;    /* estimated decode + working memory */
 
@@ -186,8 +188,10 @@ void svc_upload_free(svc_conn *c);
 
 /*---- Admission (svc_admit.c) -------------------------------------------*/
 
-int svc_capacity(void);           /* workers + queue */
-bool svc_admit_slot(svc_conn *c); /* false = saturated */
+int svc_capacity(void);             /* workers + queue */
+bool svc_admit_slot(svc_conn *c);   /* false = saturated */
+bool svc_admit_saturated(void);     /* every job slot is taken */
+void svc_admit_upload(svc_conn *c); /* count an upload in flight */
 bool svc_admit_memory(svc_conn *c, uint64_t bytes);
 void svc_admit_release(svc_conn *c);
 /* Estimated bytes to decode and score the uploaded volumes. */

@@ -25,14 +25,33 @@ svc_admit_slot(svc_conn *c)
   return true;
 }
 
+/* Job slots are taken when the body is in (h_score), not at the headers:
+ * a slow upload holds memory and a connection, never a slot, so slow
+ * clients cannot starve the others.  The headers are only turned away
+ * while every slot is already taken. */
+bool
+svc_admit_saturated(void)
+{
+  return atomic_load(&svc.admitted) >= svc_capacity();
+}
+
+void
+svc_admit_upload(svc_conn *c)
+{
+  atomic_fetch_add(&svc.uploading, 1);
+  c->uploading = true;
+}
+
 /* A lone request is always let in: the upload and voxel limits bound it;
- * the budget bounds how many large requests run side by side. */
+ * the budget bounds how many large requests run side by side.  "Lone"
+ * counts only other requests' reservations: its own upload reservation
+ * must not make a request that fits the limits wait for itself. */
 bool
 svc_admit_memory(svc_conn *c, uint64_t bytes)
 {
   uint64_t cur = atomic_load(&svc.mem_reserved);
   do {
-    if (cur > 0 && cur + bytes > svc.cfg.max_memory_bytes)
+    if (cur > c->mem_reserved && cur + bytes > svc.cfg.max_memory_bytes)
       return false;
   } while (!atomic_compare_exchange_weak(&svc.mem_reserved, &cur, cur + bytes));
   c->mem_reserved += bytes;
@@ -45,6 +64,10 @@ svc_admit_release(svc_conn *c)
   if (c->admitted) {
     atomic_fetch_sub(&svc.admitted, 1);
     c->admitted = false;
+  }
+  if (c->uploading) {
+    atomic_fetch_sub(&svc.uploading, 1);
+    c->uploading = false;
   }
   if (c->mem_reserved > 0) {
     atomic_fetch_sub(&svc.mem_reserved, c->mem_reserved);
@@ -75,7 +98,8 @@ header_bytes(const unsigned char *buf, size_t len, unsigned char *hdr,
 {
   if (len < 2 || buf[0] != 0x1f || buf[1] != 0x8b) {
     size_t n = len < cap ? len : cap;
-    memcpy(hdr, buf, n);
+    if (n > 0) /* an empty part has no buffer at all */
+      memcpy(hdr, buf, n);
     return n;
   }
   z_stream zs = { 0 };
@@ -160,6 +184,11 @@ svc_estimate_job_bytes(const svc_conn *c)
     v[nv++] = &c->refs[i];
   for (int i = 0; i < nv; i++) {
     uint64_t nvox = svc_nifti_peek_voxels(v[i]->data, v[i]->len, &raw);
+    /* Over a limit: the decoder refuses it (413) before allocating, so
+     * it costs nothing; counting it would answer "busy, retry" to a
+     * request that can never succeed. */
+    if (nvox > svc.cfg.max_voxels || raw > svc.cfg.max_decompressed_bytes)
+      continue;
     total += raw + (raw >= 4 * nvox ? 4 : 2) * nvox;
     most = nvox > most ? nvox : most;
     if (i == 0)

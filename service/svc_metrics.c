@@ -142,8 +142,11 @@ svc_metrics_render(size_t *len)
   gauge(f, "segscored_jobs_in_flight", "Jobs running on workers.",
         svc_pool_running());
   gauge(f, "segscored_admitted_requests",
-        "Score requests holding a slot (uploading, queued or running).",
+        "Score requests holding a job slot (uploaded; queued or running).",
         atomic_load(&svc.admitted));
+  gauge(f, "segscored_uploads_in_flight",
+        "Score requests whose body is still coming in (no slot yet).",
+        atomic_load(&svc.uploading));
   gauge(f, "segscored_capacity", "Job slots: workers plus queue.",
         svc_capacity());
   gauge(f, "segscored_memory_reserved_bytes",

@@ -142,7 +142,7 @@ upload_checks(svc_conn *c)
                              "request body of %lld bytes exceeds the limit of "
                              "%llu bytes (--max-upload-mb)",
                              (long long)len, (unsigned long long)cap);
-  if (!svc_admit_slot(c)) {
+  if (svc_admit_saturated()) {
     svc_metrics_rejected("queue_full");
     return svc_reply_problem(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
                              "all %d job slots are taken; retry later",
@@ -154,6 +154,7 @@ upload_checks(svc_conn *c)
                              "the memory budget is taken by other requests; "
                              "retry later");
   }
+  svc_admit_upload(c); /* the job slot is taken once the body is in */
   if (!svc_upload_begin(c))
     return svc_reply_problem(c, c->pend_status, c->pend_slug, "%s",
                              c->pend_detail);

@@ -191,7 +191,7 @@ surfel_length_2d(int code, const double sp[3])
   }
   double len = 0;
   if (ncut == 2) {
-    int k[2], m = 0;
+    int k[2] = { 0, 0 }, m = 0; /* ncut == 2 fills both */
     for (int i = 0; i < 4; i++)
       if (cut[i])
         k[m++] = i;

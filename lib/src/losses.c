@@ -565,7 +565,7 @@ setup(ss__lctx *c, const ss_volume *pred, const ss_volume *ref,
     memcpy(c->ch_label, pred->labels, (size_t)np * sizeof *c->ch_label);
     memcpy(c->ch_label + np, ref->labels, (size_t)nr * sizeof *c->ch_label);
     c->ch_label[np + nr] = 0;
-    qsort(c->ch_label, (size_t)(np + nr + 1), sizeof *c->ch_label, cmp_i64);
+    qsort(c->ch_label, (size_t)np + (size_t)nr + 1, sizeof *c->ch_label, cmp_i64);
     for (int j = 0; j < np + nr + 1; j++)
       if (K == 0 || c->ch_label[K - 1] != c->ch_label[j])
         c->ch_label[K++] = c->ch_label[j];

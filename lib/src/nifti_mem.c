@@ -99,6 +99,7 @@ zinflate(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
                                                         : cap - out_off);
     zs.next_in = (Bytef *)(uintptr_t)(in + in_off);
     zs.avail_in = (uInt)in_chunk;
+    /* cppcheck-suppress legacyUninitvar ; an output buffer, written by zlib */
     zs.next_out = tail ? scratch : out + out_off;
     zs.avail_out = (uInt)out_chunk;
     rc = inflate(&zs, Z_NO_FLUSH);

@@ -56,6 +56,7 @@ ss_class_status_name(ss_class_status s)
   return "unknown";
 }
 
+#undef ss__fail /* the analyzer's stand-in (internal.h) */
 ss_status
 ss__fail(ss_error *err, ss_status code, const char *fmt, ...)
 {
