@@ -1183,7 +1183,11 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
   dacc = calloc((size_t)nb * (size_t)L->nd + 1, sizeof *dacc);
   qacc = calloc((size_t)nb * (size_t)L->nq + 1, sizeof *qacc);
   bad = calloc((size_t)nb + 1, sizeof *bad);
-  scratch = malloc((size_t)nt * (size_t)K * sizeof *scratch);
+  /* Per-thread scratch rows padded to whole cache lines: adjacent rows
+   * of K doubles shared a line and the threads wrote them every voxel. */
+  size_t sc_stride = ((size_t)K + 15) / 8 * 8;
+  c.sstride = sc_stride;
+  scratch = aligned_alloc(64, (size_t)nt * sc_stride * sizeof *scratch);
   hpr = calloc((size_t)nt * hstride + 1, sizeof *hpr);
   htk = calloc(c.need_topk ? (size_t)nt * TOPK_BINS : 1, sizeof *htk);
   dtot = calloc((size_t)L->nd + 1, sizeof *dtot);
@@ -1237,7 +1241,7 @@ ss__losses_score(const ss_volume *pred, const ss_volume *ref,
         block_pass_hard(&c, b, pd, pq,
                         htk + (c.need_topk ? (size_t)tid * TOPK_BINS : 0));
       else
-        block_pass(&c, b, pd, pq, scratch + (size_t)tid * K,
+        block_pass(&c, b, pd, pq, scratch + (size_t)tid * sc_stride,
                    hpr + (size_t)tid * hstride,
                    htk + (c.need_topk ? (size_t)tid * TOPK_BINS : 0),
                    lbufs + (size_t)tid * lstride, &bad[b]);

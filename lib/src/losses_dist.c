@@ -286,7 +286,7 @@ kervadec_hd(dctx *d, const ss_plan *plan, uint8_t *gm,
 #ifdef _OPENMP
       tid = omp_get_thread_num();
 #endif
-      double *pv = scratch + (size_t)tid * c->K;
+      double *pv = scratch + (size_t)tid * c->sstride;
 #pragma omp for schedule(dynamic, 1)
       for (int64_t b = 0; b < nb; b++) {
         double kv = 0.0, hd = 0.0;

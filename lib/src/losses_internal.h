@@ -28,6 +28,7 @@ typedef struct {
   const float *data;           /* float channel data, channel-major */
   int C;                       /* data channels (hard: K) */
   int K;                       /* loss channels; C == 1 gives K == 2 */
+  size_t sstride;              /* per-thread scratch row, whole cache lines */
   int64_t *ch_label;           /* label value of each channel */
   const void *pidx;            /* hard: prediction label indices */
   int pw;

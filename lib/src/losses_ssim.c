@@ -309,7 +309,7 @@ ss__losses_ssim(const ss__lctx *c, double sigma, double *scratch,
 #ifdef _OPENMP
       tid = omp_get_thread_num();
 #endif
-      double *pv = scratch + (size_t)tid * c->K;
+      double *pv = scratch + (size_t)tid * c->sstride;
 #pragma omp for schedule(static) reduction(+ : nign)
       for (int64_t i = 0; i < n; i++) {
         int t = ss__lref(c, i);
