@@ -201,6 +201,24 @@ argmax_of(const ss__lctx *c, const double *pv)
 
 /*---- The fused pass ----------------------------------------------------*/
 
+/* Distance-weighted CE terms of voxel I: dpce weight 1 + (1 - d/dmax),
+ * and the boundary_aware split at the band d <= width. */
+static inline void
+add_dist_terms(const ss__lctx *c, const ss__lacc *L, int64_t i, double ce,
+               double *restrict d, int64_t *restrict q)
+{
+  const double di = c->dself[i];
+  d[L->dist] += (di == HUGE_VAL || c->dmax == 0.0 ? 1.0
+                                                   : 2.0 - di / c->dmax) *
+                ce;
+  if (di <= c->band_mm) {
+    d[L->dist + 1] += ce;
+    q[L->nband]++;
+  } else {
+    d[L->dist + 2] += ce;
+  }
+}
+
 static void
 block_pass(const ss__lctx *c, int64_t b, double *restrict d,
            int64_t *restrict q, double *restrict pv, int64_t *restrict hpr,
@@ -245,19 +263,8 @@ block_pass(const ss__lctx *c, int64_t b, double *restrict d,
     }
     if (c->need_topk)
       htk[topk_key(pt)]++;
-    if (c->need_dist) {
-      /* dpce weight 1 + (1 - d / dmax); boundary_aware band d <= width */
-      double di = c->dself[i];
-      d[L->dist] += (di == HUGE_VAL || c->dmax == 0.0 ? 1.0
-                                                       : 2.0 - di / c->dmax) *
-                    ce;
-      if (di <= c->band_mm) {
-        d[L->dist + 1] += ce;
-        q[L->nband]++;
-      } else {
-        d[L->dist + 2] += ce;
-      }
-    }
+    if (c->need_dist)
+      add_dist_terms(c, L, i, ce, d, q);
     for (int s = 0; s < S; s++) {
       double ps;
       int gs, hs;
@@ -354,18 +361,8 @@ block_pass_hard(const ss__lctx *c, int64_t b, double *restrict d,
     }
     if (c->need_topk)
       htk[topk_key(pt)]++;
-    if (c->need_dist) {
-      double di = c->dself[i];
-      d[L->dist] += (di == HUGE_VAL || c->dmax == 0.0 ? 1.0
-                                                       : 2.0 - di / c->dmax) *
-                    ce;
-      if (di <= c->band_mm) {
-        d[L->dist + 1] += ce;
-        q[L->nband]++;
-      } else {
-        d[L->dist + 2] += ce;
-      }
-    }
+    if (c->need_dist)
+      add_dist_terms(c, L, i, ce, d, q);
     /* items holding t, then those holding a but not t */
     for (int pass = 0; pass < 2; pass++) {
       int ch = pass == 0 ? t : a;
@@ -805,8 +802,8 @@ set_case_loss(ss_case_losses *cl, ss_loss_id id, ss_metric loss)
 
 /* Case value of a per-class loss: mean over the classes that have one
  * (undefined ones skipped); undefined when none has. */
-static void
-case_mean(ss_report *r, ss_loss_id id)
+void
+ss__losses_case_mean(ss_report *r, ss_loss_id id)
 {
   double s = 0.0;
   int n = 0;
@@ -934,7 +931,7 @@ region_losses(const ss__lctx *c, const ss_plan *plan, ss_report *r,
                id == SS_LOSS_FOCAL_TVERSKY || id == SS_LOSS_ASYM ||
                id == SS_LOSS_DICE_BCE ||
                (id == SS_LOSS_HYBRID && ssim != NULL)) {
-      case_mean(r, (ss_loss_id)id);
+      ss__losses_case_mean(r, (ss_loss_id)id);
     }
   }
   /* Generalized Dice and its penalty form (case only). */

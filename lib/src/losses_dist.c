@@ -121,33 +121,6 @@ set_cls(ss_class_report *cr, ss_loss_id id, ss_metric m)
   cr->losses.loss[id] = m;
 }
 
-static void
-set_case(ss_case_losses *cl, ss_loss_id id, ss_metric m)
-{
-  cl->have |= 1u << id;
-  cl->loss[id] = m;
-}
-
-static void
-case_mean(ss_report *r, ss_loss_id id)
-{
-  double s = 0.0;
-  int n = 0;
-  ss_undef why = SS_ZERO_DENOMINATOR;
-  for (int i = 0; i < r->nclasses; i++) {
-    ss_metric m = r->classes[i].losses.loss[id];
-    if (!(r->classes[i].losses.have >> id & 1u))
-      continue;
-    if (m.why == SS_DEFINED) {
-      s += m.value;
-      n++;
-    } else {
-      why = m.why;
-    }
-  }
-  set_case(&r->losses, id, n > 0 ? defm(s / n) : (ss_metric){ 0.0, why });
-}
-
 static inline double
 clampp(double p)
 {
@@ -323,9 +296,9 @@ kervadec_hd(dctx *d, const ss_plan *plan, uint8_t *gm,
   }
   free(acc);
   if (st == SS_OK && want_kv)
-    case_mean(r, SS_LOSS_BOUNDARY_KERVADEC);
+    ss__losses_case_mean(r, SS_LOSS_BOUNDARY_KERVADEC);
   if (st == SS_OK && want_hd)
-    case_mean(r, SS_LOSS_HAUSDORFF_DT);
+    ss__losses_case_mean(r, SS_LOSS_HAUSDORFF_DT);
   return st;
 }
 
@@ -441,7 +414,7 @@ lesion_compound(dctx *d, const ss_plan *plan, uint8_t *gm, uint8_t *pm,
     free(pairs);
   }
   if (st == SS_OK)
-    case_mean(r, SS_LOSS_LESION_COMPOUND);
+    ss__losses_case_mean(r, SS_LOSS_LESION_COMPOUND);
   return st;
 }
 

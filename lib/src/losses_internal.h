@@ -120,4 +120,8 @@ SS_NODISCARD ss_status ss__losses_distance(const ss__lctx *c,
                                            ss_report *r, double *scratch,
                                            ss_error *err);
 
+/* Case value of a per-class loss: the mean over the classes that have a
+ * defined value, undefined (with the last reason) when none has. */
+void ss__losses_case_mean(ss_report *r, ss_loss_id id);
+
 #endif /* SS_LOSSES_INTERNAL_H */
